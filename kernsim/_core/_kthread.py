@@ -1,0 +1,237 @@
+"""Kernel threads (``kernel/kthread.c``).
+
+Creation is the kernel's two-step dance: ``kthread_create`` queues a request
+and wakes **kthreadd** (PID 2), then waits (``D``, killable) on a completion;
+kthreadd forks the thread, which runs :func:`kthread`: it signals the creator
+and goes to sleep in ``TASK_UNINTERRUPTIBLE`` *before* calling the thread
+function.  So a created thread shows ``D`` in ``ps`` until ``kthread_run``'s
+``wake_up_process`` -- and if ``kthread_stop`` comes first, the function
+never runs and ``kthread_stop`` returns ``-EINTR``.
+
+``kthread_stop`` (6.0+): set SHOULD_STOP, unpark, set TIF_NOTIFY_SIGNAL (so
+every interruptible sleep of the thread returns at once from then on), wake
+it, and wait uninterruptibly for it to exit; return its result.  It never
+returns early: a thread that does not check ``kthread_should_stop()`` keeps
+its stopper -- typically ``rmmod`` -- in ``D`` forever.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any, Callable, Final
+
+from ._bug import KernelBug, NullPointerDereference
+from ._completion import ERESTARTSYS, __wait_for_common, complete_impl, completion
+from ._current import cur
+from ._errno import EINTR, ERR_PTR, ErrPtr
+from ._export import export, ksym
+from ._printk import format_printf
+from ._sched import MAX_SCHEDULE_TIMEOUT, resolve_task, schedule
+from ._states import (
+    TASK_INTERRUPTIBLE,
+    TASK_KILLABLE,
+    TASK_NORMAL,
+    TASK_PARKED,
+    TASK_RUNNING,
+    TASK_UNINTERRUPTIBLE,
+)
+from ._task import TIF_NOTIFY_SIGNAL, Task
+
+if TYPE_CHECKING:
+    pass
+
+KTHREAD_IS_PER_CPU: Final = 0
+KTHREAD_SHOULD_STOP: Final = 1
+KTHREAD_SHOULD_PARK: Final = 2
+
+_schedule = schedule.__wrapped__  # type: ignore[attr-defined]
+
+
+class KthreadInfo:
+    """``struct kthread``: what the kthread API knows about a thread."""
+
+    __slots__ = ("flags", "result", "threadfn", "data", "exited", "parked", "started")
+
+    def __init__(self, threadfn: Callable[[Any], int], data: Any) -> None:
+        self.flags = 0
+        #: What the thread function returned (kthread_stop returns it).
+        self.result = 0
+        self.threadfn = threadfn
+        self.data = data
+        #: Completed when the thread exits (``vfork_done``).
+        self.exited = completion("exited")
+        self.parked = completion("parked")
+        self.started = False
+
+    @property
+    def should_stop(self) -> bool:
+        return bool(self.flags & (1 << KTHREAD_SHOULD_STOP))
+
+
+class _CreateRequest:
+    """``struct kthread_create_info``."""
+
+    __slots__ = ("threadfn", "data", "done", "result")
+
+    def __init__(self, threadfn: Callable[[Any], int], data: Any) -> None:
+        self.threadfn = threadfn
+        self.data = data
+        self.done = completion("kthread_create")
+        self.result: Any = None
+
+
+def should_stop_or_park(task: Task) -> bool:
+    """``kthread_should_stop_or_park()`` for *task* (False for non-kthreads)."""
+    kt = task.kthread
+    return kt is not None and bool(kt.flags & ((1 << KTHREAD_SHOULD_STOP) | (1 << KTHREAD_SHOULD_PARK)))
+
+
+def to_kthread(task: Task) -> KthreadInfo:
+    """``to_kthread()``: a user process has none (the kernel dereferences NULL)."""
+    kt = task.kthread
+    if kt is None:
+        raise NullPointerDereference(f"to_kthread() of {task.comm}:{task.pid}, which is not a kthread")
+    return kt
+
+
+class Kthreads:
+    """The kthread part of ``Kernel``: kthreadd and its creation queue."""
+
+    def _init_kthreads(self) -> None:
+        self.kthread_create_list: deque[_CreateRequest] = deque()
+        self.kthreadd_task: Task | None = None
+
+    def start_kthreadd(self) -> Task:
+        """Boot: start kthreadd (it gets the next pid: 2 after init)."""
+        k: Any = self
+        task = k.spawn("kthreadd", lambda: kthreadd(k))
+        self.kthreadd_task = task
+        return task
+
+    def exit_notify(self, task: Task) -> None:
+        """A kthread's exit completes its ``exited`` (``mm_release``)."""
+        kt = task.kthread
+        if kt is not None:
+            complete_impl(kt.exited)
+
+    def create_kthread(self, create: _CreateRequest) -> None:
+        k: Any = self
+        task = k.spawn(k.kthreadd_task.comm, lambda: kthread(k, create), parent=k.kthreadd_task)
+        task.module = k.module_of(create.threadfn)
+
+
+def kthreadd(k: Any) -> int:
+    """PID 2: creates the kthreads others ask for."""
+    task = k.current
+    while True:
+        task.state = TASK_INTERRUPTIBLE
+        if not k.kthread_create_list:
+            _schedule()
+        task.state = TASK_RUNNING
+        while k.kthread_create_list:
+            k.create_kthread(k.kthread_create_list.popleft())
+
+
+def kthread(k: Any, create: _CreateRequest) -> int:
+    """The start of every kthread: tell the creator, sleep until woken, then run
+    the thread function (unless it was stopped first: -EINTR)."""
+    task = k.current
+    info = KthreadInfo(create.threadfn, create.data)
+    task.kthread = info
+    task.state = TASK_UNINTERRUPTIBLE
+    create.result = task
+    complete_impl(create.done)
+    _schedule()
+    ret = -EINTR
+    if not info.should_stop:
+        kthread_parkme_impl(task)
+        info.started = True
+        ret = info.threadfn(info.data)
+        if not isinstance(ret, int):
+            ret = 0 if ret is None else int(ret)
+    info.result = ret  # kthread_exit(ret)
+    return 0
+
+
+ksym(kthreadd)
+ksym(kthread)
+
+
+def kthread_parkme_impl(task: Task) -> None:
+    """``__kthread_parkme``: sleep in TASK_PARKED while SHOULD_PARK is set."""
+    info = task.kthread
+    while info is not None and info.flags & (1 << KTHREAD_SHOULD_PARK):
+        task.state = TASK_PARKED
+        complete_impl(info.parked)
+        _schedule()
+    task.state = TASK_RUNNING
+
+
+# -- the API ---------------------------------------------------------------
+
+def _create(threadfn: Callable[[Any], int], data: Any, namefmt: str, args: tuple[Any, ...]) -> Any:
+    if not callable(threadfn):
+        raise TypeError(f"kthread_create(): threadfn must be a function, not {threadfn!r}")
+    k = cur.k
+    create = _CreateRequest(threadfn, data)
+    k.kthread_create_list.append(create)
+    k.try_to_wake_up(k.kthreadd_task, TASK_NORMAL)
+    if __wait_for_common(create.done, MAX_SCHEDULE_TIMEOUT, TASK_KILLABLE) == -ERESTARTSYS:
+        return ERR_PTR(-EINTR)
+    task = create.result
+    task.set_name(format_printf(namefmt, args))
+    return task
+
+
+@export("linux/kthread.h", kind="macro")
+def kthread_create(threadfn: Callable[[Any], int], data: Any, namefmt: str, *args: Any) -> Any:
+    """Create a kthread that will run ``threadfn(data)``, named ``namefmt % args``
+    (printf style).  It sleeps (``D``) until ``wake_up_process()``.  Returns the
+    task, or an error pointer."""
+    return _create(threadfn, data, namefmt, args)
+
+
+@export("linux/kthread.h", kind="macro")
+def kthread_run(threadfn: Callable[[Any], int], data: Any, namefmt: str, *args: Any) -> Any:
+    """``kthread_create`` then ``wake_up_process``: the thread starts running."""
+    task = _create(threadfn, data, namefmt, args)
+    if type(task) is not ErrPtr:
+        cur.k.try_to_wake_up(task, TASK_NORMAL)
+    return task
+
+
+@export("linux/kthread.h")
+def kthread_should_stop() -> bool:
+    """True once ``kthread_stop()`` was called on the running kthread."""
+    return bool(to_kthread(cur.k.current).flags & (1 << KTHREAD_SHOULD_STOP))
+
+
+@export("linux/kthread.h")
+def kthread_stop(k: Any) -> int:
+    """Ask kthread *k* to stop and wait (uninterruptibly) until it exits;
+    return its thread function's result, or -EINTR if it never ran."""
+    kern = cur.k
+    task = resolve_task(k)
+    if task is None:
+        raise NullPointerDereference("kthread_stop(NULL)")
+    if type(task) is ErrPtr:
+        raise KernelBug(f"BUG: unable to handle page fault for address: {task.errno & 0xFFFFFFFFFFFFFFFF:016x} "
+                        f"(kthread_stop() of an error pointer: check IS_ERR() first)")
+    if task.usage <= 0:
+        raise KernelBug(
+            f"BUG: KASAN: slab-use-after-free in kthread_stop: the task_struct of "
+            f"{task.comm}:{task.pid} was freed when the thread exited (hold a reference "
+            f"with get_task_struct() before it can exit)"
+        )
+    info = to_kthread(task)
+    task.usage += 1  # get_task_struct
+    info.flags |= 1 << KTHREAD_SHOULD_STOP
+    if info.flags & (1 << KTHREAD_SHOULD_PARK):  # kthread_unpark
+        info.flags &= ~(1 << KTHREAD_SHOULD_PARK)
+        kern.try_to_wake_up(task, TASK_PARKED)
+    task.tif |= TIF_NOTIFY_SIGNAL
+    kern.try_to_wake_up(task, TASK_NORMAL)
+    __wait_for_common(info.exited, MAX_SCHEDULE_TIMEOUT, TASK_UNINTERRUPTIBLE)
+    ret = info.result
+    task.usage -= 1  # put_task_struct
+    return ret

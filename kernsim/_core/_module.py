@@ -1,0 +1,347 @@
+"""Loadable modules (``kernel/module/main.c``, ``include/linux/module.h``).
+
+A module here is a Python file: its name is the file's stem (``-`` becomes
+``_``, as KBUILD_MODNAME does), and every load executes the file afresh in a
+new namespace, so a reload starts from fresh globals -- as a C module's
+``int i = 0`` is zero again.  Its body declares what a C module declares with
+macros: ``MODULE_LICENSE(...)``, ``module_init(fn)``, ``module_exit(fn)``.
+
+Loading follows ``load_module`` / ``do_init_module``: the taint messages the
+kernel prints once per boot for an out-of-tree, unsigned (or non-GPL) module,
+state COMING ("Loading") while ``init`` runs in the insmod task, LIVE after,
+or freed again if ``init`` returns a negative errno.  Unloading follows
+``delete_module``: a module with ``init`` but no ``exit`` cannot be removed
+(-EBUSY); otherwise it goes to GOING ("Unloading") and ``exit`` runs in the
+rmmod task, however long it blocks.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+from types import CodeType
+from typing import Any, Callable, Final
+
+from ._current import cur
+from ._diag import TAINT_OOT_MODULE, TAINT_PROPRIETARY_MODULE, TAINT_UNSIGNED_MODULE, taint_flags
+from ._errno import EBUSY, EEXIST, ENOENT, ENOEXEC, EWOULDBLOCK
+from ._export import export, export_value, ksym
+from ._printk import KERN_NOTICE, KERN_WARNING
+
+MODULE_STATE_LIVE: Final = 0
+MODULE_STATE_COMING: Final = 1
+MODULE_STATE_GOING: Final = 2
+MODULE_STATE_UNFORMED: Final = 3
+_STATE_NAMES: Final = {MODULE_STATE_LIVE: "Live", MODULE_STATE_COMING: "Loading",
+                       MODULE_STATE_GOING: "Unloading", MODULE_STATE_UNFORMED: "Unformed"}
+
+#: Licenses the kernel treats as GPL-compatible (include/linux/license.h).
+GPL_COMPATIBLE: Final = frozenset({
+    "GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL",
+})
+
+O_NONBLOCK: Final = 0o4000
+O_TRUNC: Final = 0o1000
+
+
+class ModuleBuildError(Exception):
+    """The module file cannot be built (read or compiled); ``str()`` is the
+    compiler-style diagnostic."""
+
+
+def module_name_of(path: str) -> str:
+    """KBUILD_MODNAME of a file: its stem with ``-`` turned into ``_``."""
+    stem = os.path.basename(path)
+    for suffix in (".py", ".ko", ".c"):
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    return stem.replace("-", "_")
+
+
+class ModuleImage:
+    """A built module: what ``insmod`` reads from disk (for Python: compiled code)."""
+
+    def __init__(self, path: str, code: CodeType, source: str) -> None:
+        self.path = os.path.abspath(path)
+        #: The path as the user gave it (for messages: ``kernel BUG at wait_event.py:24!``).
+        self.display_path = path
+        self.name = module_name_of(path)
+        self.code = code
+        self.source = source
+
+    @classmethod
+    def from_file(cls, path: str) -> ModuleImage:
+        """Read and compile a Python module file, or raise ModuleBuildError."""
+        try:
+            with open(path, encoding="utf-8") as f:
+                source = f.read()
+        except OSError as exc:
+            raise ModuleBuildError(f"{path}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise ModuleBuildError(f"{path}: not a UTF-8 text file ({exc.reason})") from None
+        try:
+            code = compile(source, os.path.abspath(path), "exec")
+        except SyntaxError as exc:
+            col = f"{exc.offset}:" if exc.offset else ""
+            text = f"\n    {exc.text.rstrip()}" if exc.text else ""
+            raise ModuleBuildError(f"{path}:{exc.lineno}:{col} error: {exc.msg}{text}") from None
+        except ValueError as exc:
+            raise ModuleBuildError(f"{path}: error: {exc}") from None
+        return cls(path, code, source)
+
+
+class Module:
+    """``struct module``: one loaded module."""
+
+    def __init__(self, image: ModuleImage, kaddr: int) -> None:
+        self.image = image
+        self.name = image.name
+        self.state = MODULE_STATE_UNFORMED
+        self.init: Callable[[], Any] | None = None
+        self.exit: Callable[[], Any] | None = None
+        #: ``.modinfo`` tags in declaration order: [("license", "GPL"), ...].
+        self.modinfo: list[tuple[str, str]] = []
+        self.refcnt = 0
+        self.taints = 0
+        self.size = 16384
+        self.kaddr = kaddr
+        #: The module's globals (a fresh namespace per load).
+        self.namespace: dict[str, Any] = {}
+
+    @property
+    def state_name(self) -> str:
+        return _STATE_NAMES[self.state]
+
+    def get_modinfo(self, tag: str) -> str | None:
+        for t, v in self.modinfo:
+            if t == tag:
+                return v
+        return None
+
+    def __repr__(self) -> str:
+        return f"<module {self.name} {self.state_name}>"
+
+
+class LoadFailed(Exception):
+    """The module body raised: the load fails (ENOEXEC) with this explanation."""
+
+
+class ModuleLoader:
+    """The module list of ``Kernel``, and the init_module/delete_module syscalls."""
+
+    def _init_modules(self) -> None:
+        #: Loaded modules, oldest first.
+        self.modules: dict[str, Module] = {}
+        self.modules_by_path: dict[str, Module] = {}
+        #: The module whose body is executing (module_init() & co. register with it).
+        self.loading: Module | None = None
+        self.last_unloaded = ""
+        self._module_base = 0xFFFFFFFFC0A00000
+        self._unsigned_notice_printed = False
+
+    def modules_newest_first(self) -> list[Module]:
+        return list(reversed(self.modules.values()))
+
+    def module_of_code(self, code: CodeType) -> Module | None:
+        """The module whose file *code* comes from (for stack traces)."""
+        return self.modules_by_path.get(code.co_filename)
+
+    def module_of(self, fn: Any) -> Module | None:
+        code = getattr(fn, "__code__", None)
+        return self.modules_by_path.get(code.co_filename) if code is not None else None
+
+    # -- init_module ----------------------------------------------------------
+
+    def sys_init_module(self, image: ModuleImage, params: str = "") -> int:
+        """``init_module(2)``: load *image* and run its init; 0 or -errno.
+
+        Runs in the calling (insmod) task.  *params* is the parameter string.
+        If the body raises, :class:`LoadFailed` carries the explanation out
+        after the load has been undone (-ENOEXEC for the caller).
+        """
+        k: Any = self
+        if image.name in self.modules:
+            return -EEXIST
+        self._module_base += 0x5000
+        mod = Module(image, self._module_base)
+        self.modules[mod.name] = mod
+        self.modules_by_path[image.path] = mod
+        # The module body: the Python counterpart of the static data and macros
+        # of a C module (MODULE_LICENSE, module_init...).
+        mod.namespace = {"__name__": f"kernsim.modules.{mod.name}", "__file__": image.path,
+                         "__builtins__": builtins}
+        self.loading = mod
+        try:
+            exec(image.code, mod.namespace)
+        except BaseException as exc:
+            self._free_module(mod)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)) or type(exc).__name__ == "GreenletExit":
+                raise
+            raise LoadFailed(_describe_body_failure(image, exc)) from None
+        finally:
+            self.loading = None
+        return load_module(k, mod)
+
+    def _free_module(self, mod: Module) -> None:
+        self.modules.pop(mod.name, None)
+        self.modules_by_path.pop(mod.image.path, None)
+
+    # -- delete_module --------------------------------------------------------
+
+    def sys_delete_module(self, name: str, flags: int = O_NONBLOCK) -> int:
+        """``delete_module(2)``: run the module's exit and free it; 0 or -errno."""
+        k: Any = self
+        return delete_module(k, name, flags)
+
+
+def load_module(k: Any, mod: Module) -> int:
+    """Taint checks and messages, then ``do_init_module``."""
+    if mod.get_modinfo("intree") is None:
+        if not k.test_taint(TAINT_OOT_MODULE):
+            k.printk_ln(KERN_WARNING, f"{mod.name}: loading out-of-tree module taints kernel.")
+        k.add_taint(TAINT_OOT_MODULE)
+        mod.taints |= 1 << TAINT_OOT_MODULE
+    license = mod.get_modinfo("license") or "unspecified"
+    if license not in GPL_COMPATIBLE:
+        if not k.test_taint(TAINT_PROPRIETARY_MODULE):
+            k.printk_ln(KERN_WARNING, f"{mod.name}: module license '{license}' taints kernel.")
+            k.printk_ln(KERN_WARNING, "Disabling lock debugging due to kernel taint")
+        k.add_taint(TAINT_PROPRIETARY_MODULE)
+        mod.taints |= 1 << TAINT_PROPRIETARY_MODULE
+    if not k._unsigned_notice_printed:
+        k._unsigned_notice_printed = True
+        k.printk_ln(KERN_NOTICE, f"{mod.name}: module verification failed: signature and/or "
+                                 f"required key missing - tainting kernel")
+    k.add_taint(TAINT_UNSIGNED_MODULE)
+    mod.taints |= 1 << TAINT_UNSIGNED_MODULE
+    mod.state = MODULE_STATE_COMING
+    mod.refcnt = 1
+    return do_init_module(k, mod)
+
+
+def do_init_module(k: Any, mod: Module) -> int:
+    ret = 0
+    if mod.init is not None:
+        ret = do_one_initcall(mod.init)
+    if ret < 0:
+        mod.state = MODULE_STATE_GOING
+        k._free_module(mod)
+        return ret
+    if ret > 0:
+        k.printk_ln(KERN_WARNING,
+                    f"do_init_module: '{mod.name}'->init suspiciously returned {ret}, it should "
+                    f"follow 0/-E convention\ndo_init_module: loading module anyway...")
+        k.dump_stack()
+    mod.state = MODULE_STATE_LIVE
+    mod.refcnt = 0
+    return 0
+
+
+def do_one_initcall(fn: Callable[[], Any]) -> int:
+    ret = fn()
+    if ret is None:
+        return 0  # a Python init without "return 0"
+    if isinstance(ret, bool) or not isinstance(ret, int):
+        raise TypeError(f"module init function returned {ret!r}: it must return 0 or a negative errno")
+    return ret
+
+
+def delete_module(k: Any, name: str, flags: int) -> int:
+    mod = k.modules.get(name)
+    if mod is None:
+        return -ENOENT
+    if mod.state != MODULE_STATE_LIVE:
+        return -EBUSY
+    if mod.init is not None and mod.exit is None:
+        return -EBUSY
+    if mod.refcnt != 0:
+        return -EWOULDBLOCK
+    mod.state = MODULE_STATE_GOING
+    if mod.exit is not None:
+        mod.exit()
+    k.last_unloaded = mod.name
+    k._free_module(mod)
+    k.module_freed(mod)
+    return 0
+
+
+ksym(do_one_initcall)
+ksym(do_init_module)
+ksym(load_module)
+ksym(delete_module, "__do_sys_delete_module")
+ksym(ModuleLoader.sys_init_module, "__do_sys_init_module")
+
+
+def _describe_body_failure(image: ModuleImage, exc: BaseException) -> str:
+    tb = exc.__traceback__
+    line = 0
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == image.path:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    where = f"{image.display_path}:{line}" if line else image.display_path
+    text = str(exc)
+    return f"{where}: error while loading: {type(exc).__name__}{': ' + text if text else ''}"
+
+
+# -- the module API -------------------------------------------------------------
+
+def _loading(macro: str) -> Module:
+    mod = cur.k.loading
+    if mod is None:
+        raise RuntimeError(f"{macro}() belongs at the top level of a module file "
+                           f"(it is a declaration, evaluated when the module is loaded)")
+    return mod
+
+
+@export("linux/module.h", kind="macro", points=False)
+def module_init(initfn: Callable[[], int]) -> Callable[[], int]:
+    """Declare the function insmod runs: ``module_init(my_init)`` or ``@module_init``."""
+    if not callable(initfn):
+        raise TypeError(f"module_init() needs a function, not {initfn!r}")
+    _loading("module_init").init = initfn
+    return initfn
+
+
+@export("linux/module.h", kind="macro", points=False)
+def module_exit(exitfn: Callable[[], None]) -> Callable[[], None]:
+    """Declare the function rmmod runs: ``module_exit(my_exit)`` or ``@module_exit``."""
+    if not callable(exitfn):
+        raise TypeError(f"module_exit() needs a function, not {exitfn!r}")
+    _loading("module_exit").exit = exitfn
+    return exitfn
+
+
+@export("linux/module.h", kind="macro", points=False)
+def MODULE_INFO(tag: str, info: str) -> None:
+    """Add ``tag=info`` to the module's .modinfo."""
+    _loading("MODULE_INFO").modinfo.append((str(tag), str(info)))
+
+
+def _info_macro(name: str, tag: str) -> Callable[[str], None]:
+    def macro(value: str) -> None:
+        _loading(name).modinfo.append((tag, str(value)))
+
+    macro.__name__ = macro.__qualname__ = name
+    macro.__doc__ = f"Add ``{tag}=...`` to the module's .modinfo (shown by modinfo)."
+    return export("linux/module.h", kind="macro", points=False)(macro)
+
+
+MODULE_LICENSE = _info_macro("MODULE_LICENSE", "license")
+MODULE_AUTHOR = _info_macro("MODULE_AUTHOR", "author")
+MODULE_DESCRIPTION = _info_macro("MODULE_DESCRIPTION", "description")
+MODULE_VERSION = _info_macro("MODULE_VERSION", "version")
+MODULE_ALIAS = _info_macro("MODULE_ALIAS", "alias")
+
+
+def _modname() -> Any:
+    k = cur.k
+    if not k:
+        return None
+    mod = k.loading
+    return mod.name if mod is not None else None
+
+
+export_value("KBUILD_MODNAME", _modname, "linux/module.h", kind="var")
+export_value("THIS_MODULE", lambda: cur.k.loading if cur.k else None, "linux/module.h", kind="var")

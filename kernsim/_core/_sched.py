@@ -1,0 +1,611 @@
+"""The scheduler: run queue, scheduling points, context switches, idle.
+
+Design
+------
+One task runs at a time.  The scheduler code itself runs on the stack of the
+task that gives up the CPU (the way ``__schedule`` does): when a task blocks,
+it picks the next runnable task and transfers to it directly; if nothing can
+run, it advances time to the next event (:meth:`Scheduler.idle`) and fires it.
+Only when the kernel must stop -- the caller's time horizon is reached,
+nothing can ever happen again, or a stop was requested -- does control go back
+to the *host*: the code that called :meth:`Scheduler.run`.  A task whose
+function returns also ends on the host, which then dispatches the next one.
+
+Scheduling points
+-----------------
+On a real SMP kernel another CPU runs while a module executes, so a task can
+be overtaken between any two kernel calls.  Every exported kernel function is
+bracketed by *points* (see ``_export``): ``now += cost``, then the slow path
+:meth:`Scheduler.point_slow` only if an event is due or the policy is eager
+and another task is runnable.  There the policy may switch tasks; a switched
+task stays runnable (it was preempted, not blocked).
+
+Divergence: one CPU is simulated, interleaved at kernel calls.  Module code
+between two kernel calls is atomic (memory-level races inside it are not
+explored), and a task that has run for a whole tick while others wait is
+preempted round-robin so that a busy loop on "one CPU" does not starve the
+tasks the other CPU would run.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from typing import TYPE_CHECKING, Any, Callable, Final
+
+from greenlet import GreenletExit, greenlet
+
+from ._clock import Clock
+from ._current import cur
+from ._policy import PICK, PREEMPT, TIMER, DecisionLog, Policy
+from ._states import (
+    EXIT_DEAD,
+    TASK_DEAD,
+    TASK_INTERRUPTIBLE,
+    TASK_NORMAL,
+    TASK_RUNNING,
+    TASK_WAKEKILL,
+)
+from ._task import PF_EXITING, TIF_NOTIFY_SIGNAL, TIF_SIGPENDING, GreenletContext, Task
+from ._timer import Timer, wheel_depth, wheel_fire_jiffy
+
+if TYPE_CHECKING:
+    pass
+
+NSEC_PER_SEC: Final = 1_000_000_000
+INF: Final = float("inf")
+SIGKILL: Final = 9
+
+#: What :meth:`Scheduler.run` returns (why the host got control back).
+STOP_HORIZON: Final = "horizon"      # the requested time was reached
+STOP_IDLE: Final = "idle"            # nothing runnable and no event pending: nothing can ever happen
+STOP_REQUESTED: Final = "requested"  # request_stop() was called
+
+_EXITED: Final = object()  # a task's greenlet finished
+
+
+class TaskKill(BaseException):
+    """Unwinds a task that the simulation kills (e.g. a module stuck in a busy
+    loop).  A BaseException, so module code's ``except Exception`` cannot eat it."""
+
+
+def signal_pending(p: Task) -> bool:
+    """``signal_pending()``: TIF_SIGPENDING or TIF_NOTIFY_SIGNAL (set by kthread_stop)."""
+    return bool(p.tif & (TIF_SIGPENDING | TIF_NOTIFY_SIGNAL))
+
+
+def fatal_signal_pending(p: Task) -> bool:
+    """A SIGKILL is pending."""
+    return bool(p.tif & TIF_SIGPENDING) and bool(p.signals & (1 << SIGKILL))
+
+
+def signal_pending_state(state: int, p: Task) -> bool:
+    """Would a sleep in *state* be interrupted by what is pending for *p*?"""
+    if not state & (TASK_INTERRUPTIBLE | TASK_WAKEKILL):
+        return False
+    if not p.tif & (TIF_SIGPENDING | TIF_NOTIFY_SIGNAL):
+        return False
+    return bool(state & TASK_INTERRUPTIBLE) or fatal_signal_pending(p)
+
+
+class Scheduler:
+    """Scheduling, time and timers: the part of ``Kernel`` every call goes through.
+
+    The attributes read on the fast path of every kernel call are plain
+    instance attributes of the kernel object: ``now``, ``cost``, ``due`` and
+    ``eager_rq``.
+    """
+
+    now: int
+    cost: int
+    due: Any
+    hz: int
+
+    def _init_sched(self, *, hz: int, clock: Clock, policy: Policy, cost_ns: int,
+                    initial_jiffies: int) -> None:
+        #: Simulated time, ns since boot.
+        self.now = 0
+        #: CPU time one kernel call costs, ns.
+        self.cost = cost_ns
+        self.hz = hz
+        self.initial_jiffies = initial_jiffies
+        self.clock = clock
+        self.policy = policy
+        #: Asked at every decision point (only eager policies are).
+        self.eager = policy.eager
+        self.decisions = DecisionLog()
+        self.rq: deque[Task] = deque()
+        #: ``rq`` if the policy is eager, else an empty tuple: "must the policy be asked?"
+        self.eager_rq: Any = self.rq if self.eager else ()
+        self.current: Task | None = None
+        #: Every live task by pid, in creation order.
+        self.tasks: dict[int, Task] = {}
+        self.next_pid = 1
+        self.slice_ns = -(-NSEC_PER_SEC // hz)
+        self.wheel_depth = wheel_depth(hz)
+        self.in_softirq = False
+        # The time line: heap of (when_ns, seq, Timer).
+        self.heap: list[tuple[int, int, Timer]] = []
+        self.timer_seq = 0
+        self.next_event: Any = INF
+        #: Time before which the fast path need not call point_slow().
+        self.due: Any = clock.due(INF)  # type: ignore[arg-type]
+        self.horizon: int | None = None
+        self.stop_reason: str | None = None
+        self.host = GreenletContext(None, None)
+
+    # -- time -------------------------------------------------------------
+
+    @property
+    def jiffies(self) -> int:
+        """``jiffies``: INITIAL_JIFFIES at boot, +1 every 1/HZ s."""
+        return self.initial_jiffies + self.now * self.hz // NSEC_PER_SEC
+
+    def jiffy_time(self, j: int) -> int:
+        """The time (ns since boot) at which ``jiffies`` becomes *j*."""
+        return -(-(j - self.initial_jiffies) * NSEC_PER_SEC // self.hz)
+
+    # -- timers -----------------------------------------------------------
+
+    def add_event(self, timer: Timer, when: int) -> None:
+        """Put *timer* on the time line at *when* (ns), replacing a pending arming."""
+        self.timer_seq = seq = self.timer_seq + 1
+        timer.seq = seq
+        timer.when = when
+        timer.pending = True
+        heapq.heappush(self.heap, (when, seq, timer))
+        if when < self.next_event:
+            self.next_event = when
+            due = self.clock.due(when)
+            if due < self.due:
+                self.due = due
+
+    def mod_timer(self, timer: Timer, expires: int) -> None:
+        """Arm a wheel timer for jiffy *expires* (``mod_timer``): it fires at the
+        bucket expiry the timer wheel computes, never before ``expires + 1``."""
+        j = self.jiffies
+        base = j + 1 if self.in_softirq else j
+        fire = wheel_fire_jiffy(expires, base, self.wheel_depth)
+        if fire <= j:
+            fire = j + 1
+        timer.expires = expires
+        self.add_event(timer, self.jiffy_time(fire))
+
+    def del_timer(self, timer: Timer) -> int:
+        """Deactivate *timer*; 1 if it was pending (``del_timer``)."""
+        if timer.pending:
+            timer.pending = False
+            return 1
+        return 0
+
+    def run_due(self) -> None:
+        """Fire every event whose time has come, deciding the order of ties."""
+        heap = self.heap
+        now = self.now
+        while heap and heap[0][0] <= now:
+            when, seq, timer = heapq.heappop(heap)
+            if timer.seq != seq or not timer.pending:
+                continue
+            if self.eager and heap and heap[0][0] == when:
+                group = [timer]
+                while heap and heap[0][0] == when:
+                    _, seq2, t2 = heapq.heappop(heap)
+                    if t2.seq == seq2 and t2.pending:
+                        group.append(t2)
+                while group:
+                    i = self.decide(TIMER, len(group)) if len(group) > 1 else 0
+                    t = group.pop(i)
+                    if t.pending:
+                        self._fire(t)
+            else:
+                self._fire(timer)
+        self.next_event = heap[0][0] if heap else INF
+
+    def _fire(self, timer: Timer) -> None:
+        timer.pending = False
+        self.in_softirq = True
+        try:
+            timer.function(timer)
+        finally:
+            self.in_softirq = False
+
+    # -- decisions --------------------------------------------------------
+
+    def decide(self, kind: int, n: int) -> int:
+        """Ask the (eager) policy, and log the answer for replay."""
+        choice = self.policy.choose(kind, n)
+        self.decisions.append(kind, n, choice, self.now)
+        return choice
+
+    # -- the scheduling point ---------------------------------------------
+
+    def point_slow(self) -> None:
+        """A scheduling point that needs attention: an event is due, a time
+        slice is over, a stop was requested, or the policy wants a say."""
+        now = self.now = self.clock.read(self.now)
+        if now >= self.next_event:
+            self.run_due()
+        task = self.current
+        if self.stop_reason is not None:
+            self._stop_running(task)
+            return
+        if task.spin_start is not None and now >= task.lockup_report_at:
+            self.check_soft_lockup(task)
+        rq = self.rq
+        if rq:
+            if now >= task.slice_end:
+                self._preempt(task, 0)
+                return
+            if self.eager:
+                choice = self.decide(PREEMPT, len(rq) + 1)
+                if choice:
+                    self._preempt(task, choice - 1)
+                    return
+        elif now >= task.slice_end:
+            task.slice_end = now + self.slice_ns
+        self._set_due(task)
+
+    def _set_due(self, task: Task) -> None:
+        due = self.next_event
+        if task.slice_end < due:
+            due = task.slice_end
+        if task.lockup_report_at < due:
+            due = task.lockup_report_at
+        self.due = self.clock.due(due)
+
+    def check_soft_lockup(self, task: Task) -> None:  # overridden by Diagnostics
+        task.lockup_report_at = INF  # type: ignore[assignment]
+
+    def _preempt(self, task: Task, index: int) -> None:
+        """Involuntary switch: *task* stays runnable, at the tail of the queue."""
+        rq = self.rq
+        nxt = rq[index]
+        del rq[index]
+        rq.append(task)
+        task.nivcsw += 1
+        self._switch(task, nxt)
+
+    def _switch(self, prev: Task, nxt: Task) -> None:
+        self._enter(nxt)
+        prev.context.transfer_to(nxt.context)
+
+    def _enter(self, task: Task) -> None:
+        """Make *task* current (about to run)."""
+        self.current = task
+        now = self.now
+        task.slice_end = now + self.slice_ns
+        if task.spin_start is None:
+            task.spin_start = now
+            task.lockup_report_at = self.first_lockup_report(now)
+        self._set_due(task)
+
+    def first_lockup_report(self, now: int) -> Any:  # overridden by Diagnostics
+        return INF
+
+    # -- blocking ---------------------------------------------------------
+
+    def schedule_core(self) -> None:
+        """``__schedule`` for a voluntary ``schedule()`` call by the current task.
+
+        Not RUNNING: the task blocks until a wake-up, unless a signal is pending
+        for its state (then it is set RUNNING and returns at once).  RUNNING:
+        returns at once (the points around ``schedule()`` let others run).
+        """
+        prev = self.current
+        state = prev.state
+        if state == TASK_RUNNING:
+            return
+        if signal_pending_state(state, prev):
+            prev.state = TASK_RUNNING
+            return
+        prev.on_rq = False
+        prev.nvcsw += 1
+        prev.spin_start = None
+        self._switch_away(prev)
+
+    def _switch_away(self, prev: Task) -> None:
+        """*prev* has blocked: run others (or idle) until *prev* is picked again."""
+        while True:
+            if self.stop_reason is not None:
+                self._to_host(prev)
+                return
+            rq = self.rq
+            if rq:
+                if self.eager and len(rq) > 1:
+                    i = self.decide(PICK, len(rq))
+                    nxt = rq[i]
+                    del rq[i]
+                else:
+                    nxt = rq.popleft()
+                if nxt is prev:
+                    self._enter(prev)
+                    return
+                self._switch(prev, nxt)
+                return
+            self.idle()
+
+    def _to_host(self, prev: Task) -> None:
+        self.current = None
+        prev.context.return_to(self.host, None)
+
+    def _stop_running(self, task: Task) -> None:
+        """A stop was requested while *task* runs: park it at the head of the
+        run queue (it resumes first if the kernel is run again) and return to the host."""
+        self.rq.appendleft(task)
+        self.current = None
+        task.context.return_to(self.host, None)
+
+    def idle(self) -> bool:
+        """Nothing is runnable: advance time to the next event and fire it.
+
+        Returns False (and sets ``stop_reason``) if the kernel must stop instead.
+        """
+        nxt = self.next_event
+        if nxt == INF:
+            self.stop_reason = STOP_IDLE
+            return False
+        if self.horizon is not None and nxt > self.horizon:
+            if self.horizon > self.now:
+                self.now = self.clock.wait_until(self.horizon)
+            self.stop_reason = STOP_HORIZON
+            return False
+        now = self.clock.wait_until(nxt)
+        if now > self.now:
+            self.now = now
+        self.run_due()
+        return True
+
+    # -- waking -----------------------------------------------------------
+
+    def try_to_wake_up(self, p: Task, mask: int) -> int:
+        """Wake *p* if its state matches *mask*: set it RUNNING, queue it; 1 if woken."""
+        if not p.state & mask:
+            return 0
+        p.state = TASK_RUNNING
+        if not p.on_rq:
+            p.on_rq = True
+            self.rq.append(p)
+        return 1
+
+    # -- tasks ------------------------------------------------------------
+
+    def alloc_pid(self) -> int:
+        pid = self.next_pid
+        self.next_pid = pid + 1
+        return pid
+
+    def spawn(self, comm: str, main: Callable[[], int], *, parent: Task | None = None,
+              user: bool = False, state: int = TASK_RUNNING) -> Task:
+        """Create a task that will run ``main()`` and exit with its return value.
+
+        With ``state == TASK_RUNNING`` it is queued to run (``wake_up_new_task``).
+        """
+        task = Task(self.alloc_pid(), comm, user=user)
+        task.parent = parent
+        task.kaddr = 0xFFFF888000000000 + task.pid * 0x2400
+        task.context = GreenletContext(lambda: self._task_main(task, main), self.host.glet)
+        self.tasks[task.pid] = task
+        if state == TASK_RUNNING:
+            task.on_rq = True
+            self.rq.append(task)
+        else:
+            task.state = state
+        return task
+
+    def _task_main(self, task: Task, main: Callable[[], int]) -> object:
+        """The bottom frame of every task (``ret_from_fork``)."""
+        try:
+            code = main()
+        except GreenletExit:
+            return _EXITED  # the kernel is being torn down
+        except KeyboardInterrupt:
+            raise
+        except TaskKill:
+            code = SIGKILL
+        except BaseException as exc:  # a fault in module code: the kernel survives it
+            code = self.task_fault(task, exc)
+        self.do_exit(task, code if isinstance(code, int) else 0)
+        return _EXITED
+
+    def task_fault(self, task: Task, exc: BaseException) -> int:  # overridden by Diagnostics
+        raise exc
+
+    def do_exit(self, task: Task, code: int) -> None:
+        """The task ends: wake whoever waits for it, free its pid."""
+        task.flags |= PF_EXITING
+        task.exit_code = code
+        self.exit_notify(task)
+        task.state = TASK_DEAD
+        task.exit_state = EXIT_DEAD
+        task.on_rq = False
+        self.tasks.pop(task.pid, None)
+        task.usage -= 1
+        if self.current is task:
+            self.current = None
+
+    def exit_notify(self, task: Task) -> None:  # extended by the kthread layer
+        pass
+
+    # -- running the kernel -----------------------------------------------
+
+    def run(self, until: int | None = None) -> str:
+        """Run tasks and events until time *until* (ns), or until nothing can
+        happen any more, or until :meth:`request_stop`.  Returns the reason."""
+        self.horizon = until
+        self.stop_reason = None
+        here = greenlet.getcurrent()
+        if self.host.glet is not here:
+            self.host.glet = here
+            for task in self.tasks.values():
+                glet = task.context.glet
+                if glet.parent is not here and not glet.dead:
+                    glet.parent = here
+        saved = cur.k
+        cur.k = self
+        try:
+            while self.stop_reason is None:
+                rq = self.rq
+                if rq:
+                    if self.eager and len(rq) > 1:
+                        i = self.decide(PICK, len(rq))
+                        nxt = rq[i]
+                        del rq[i]
+                    else:
+                        nxt = rq.popleft()
+                    self._enter(nxt)
+                    self.host.transfer_to(nxt.context)
+                else:
+                    self.idle()
+        finally:
+            cur.k = saved
+        return self.stop_reason
+
+    def request_stop(self) -> None:
+        """Make :meth:`run` return at the next scheduling opportunity."""
+        if self.stop_reason is None:
+            self.stop_reason = STOP_REQUESTED
+        self.due = -1
+
+    def teardown(self) -> None:
+        """Unwind every task's stack (module ``finally`` blocks run, nothing is
+        scheduled any more).  The kernel cannot be run afterwards."""
+        self.stop_reason = "dead"
+        self.due = -1
+        saved = cur.k
+        cur.k = self
+        try:
+            for task in list(self.tasks.values()):
+                glet = task.context.glet
+                if glet and not glet.dead:
+                    try:
+                        glet.throw(GreenletExit)
+                    except GreenletExit:
+                        pass
+            self.tasks.clear()
+            self.rq.clear()
+        finally:
+            cur.k = saved
+
+
+__all__ = [
+    "Scheduler", "signal_pending", "signal_pending_state", "fatal_signal_pending", "TaskKill",
+    "TASK_NORMAL", "STOP_HORIZON", "STOP_IDLE", "STOP_REQUESTED",
+]
+
+
+# -- the scheduler API for modules (include/linux/sched.h) -------------------
+
+from ._export import export, export_values, ksym  # noqa: E402
+from ._states import (  # noqa: E402
+    EXIT_ZOMBIE,
+    TASK_FREEZABLE,
+    TASK_FROZEN,
+    TASK_IDLE,
+    TASK_KILLABLE,
+    TASK_NEW,
+    TASK_NOLOAD,
+    TASK_PARKED,
+    TASK_RTLOCK_WAIT,
+    TASK_STOPPED,
+    TASK_TRACED,
+    TASK_UNINTERRUPTIBLE,
+    TASK_WAKING,
+    __TASK_STOPPED,
+    __TASK_TRACED,
+)
+
+#: ``LONG_MAX``: sleep with no timeout.
+MAX_SCHEDULE_TIMEOUT: Final = (1 << 63) - 1
+
+export_values(__name__, "linux/sched.h", {
+    "TASK_RUNNING": TASK_RUNNING, "TASK_INTERRUPTIBLE": TASK_INTERRUPTIBLE,
+    "TASK_UNINTERRUPTIBLE": TASK_UNINTERRUPTIBLE, "__TASK_STOPPED": __TASK_STOPPED,
+    "__TASK_TRACED": __TASK_TRACED, "EXIT_DEAD": EXIT_DEAD, "EXIT_ZOMBIE": EXIT_ZOMBIE,
+    "TASK_PARKED": TASK_PARKED, "TASK_DEAD": TASK_DEAD, "TASK_WAKEKILL": TASK_WAKEKILL,
+    "TASK_WAKING": TASK_WAKING, "TASK_NOLOAD": TASK_NOLOAD, "TASK_NEW": TASK_NEW,
+    "TASK_RTLOCK_WAIT": TASK_RTLOCK_WAIT, "TASK_FREEZABLE": TASK_FREEZABLE,
+    "TASK_FROZEN": TASK_FROZEN, "TASK_KILLABLE": TASK_KILLABLE, "TASK_STOPPED": TASK_STOPPED,
+    "TASK_TRACED": TASK_TRACED, "TASK_IDLE": TASK_IDLE, "TASK_NORMAL": TASK_NORMAL,
+    "MAX_SCHEDULE_TIMEOUT": MAX_SCHEDULE_TIMEOUT,
+})
+
+ksym(Scheduler.schedule_core, "__schedule")
+
+
+class _CurrentProxy:
+    """``current``: always the task running now (a macro in C, so a live object here).
+
+    Attribute reads go to the running task; pass it to kernel functions as you
+    would pass ``current`` in C.
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(cur.k.current, name)
+
+    def __eq__(self, other: object) -> bool:
+        return cur.k.current is resolve_task(other)
+
+    def __hash__(self) -> int:
+        return hash(cur.k.current)
+
+    def __repr__(self) -> str:
+        try:
+            return f"current={cur.k.current!r}"
+        except Exception:
+            return "current (no kernel running)"
+
+
+current: Final = _CurrentProxy()
+export_values(__name__, "linux/sched.h", {"current": current})
+
+
+def resolve_task(p: Any) -> Any:
+    """The task a module passed: ``current`` stands for the running task."""
+    return cur.k.current if p is current else p
+
+
+@export("linux/sched.h", points=False)
+def get_current() -> Task:
+    """The running task (``get_current()``; ``current`` in C)."""
+    return cur.k.current
+
+
+@export("linux/sched.h", kind="macro")
+def set_current_state(state_value: int) -> None:
+    """Set the running task's state (with a full barrier in C)."""
+    cur.k.current.state = state_value
+
+
+@export("linux/sched.h", kind="macro", name="__set_current_state")
+def __set_current_state(state_value: int) -> None:
+    """Set the running task's state (no barrier in C; the same here)."""
+    cur.k.current.state = state_value
+
+
+@export("linux/sched.h")
+def schedule() -> None:
+    """Give up the CPU: block until woken unless the task is RUNNING (or a
+    signal is pending for its interruptible state)."""
+    cur.k.schedule_core()
+
+
+@export("linux/sched.h")
+def wake_up_process(p: Task) -> int:
+    """Wake *p* if it sleeps in TASK_INTERRUPTIBLE or TASK_UNINTERRUPTIBLE
+    (incl. killable, idle, and a kthread that was never started).  Returns 1
+    if it was woken, 0 if it was already running or in another state."""
+    return cur.k.try_to_wake_up(resolve_task(p), TASK_NORMAL)
+
+
+@export("linux/sched.h")
+def wake_up_state(p: Task, state: int) -> int:
+    """Wake *p* if its state has a bit of *state*; 1 if woken."""
+    return cur.k.try_to_wake_up(resolve_task(p), state)
+
+
+@export("linux/sched/signal.h", name="signal_pending")
+def _signal_pending(p: Task) -> int:
+    """Is a signal (or kthread_stop's TIF_NOTIFY_SIGNAL) pending for *p*?"""
+    return int(signal_pending(resolve_task(p)))

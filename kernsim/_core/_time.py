@@ -1,0 +1,287 @@
+"""Jiffies, conversions and sleeps (``include/linux/jiffies.h``,
+``kernel/time/time.c``, ``kernel/time/timer.c``, ``include/linux/delay.h``).
+
+``schedule_timeout`` arms a one-shot timer whose expiry the timer wheel rounds
+up (see ``_timer``), so sleeps come back on granule boundaries exactly as on a
+real kernel: ``msleep(1000)`` at HZ=250 sleeps 251 jiffies, and a loop of them
+runs every 256 jiffies = 1.024 s.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ._current import cur
+from ._export import export, export_value, export_values, ksym
+from ._printk import KERN_ERR
+from ._sched import MAX_SCHEDULE_TIMEOUT, schedule
+from ._states import (
+    TASK_IDLE,
+    TASK_INTERRUPTIBLE,
+    TASK_KILLABLE,
+    TASK_NORMAL,
+    TASK_RUNNING,
+    TASK_UNINTERRUPTIBLE,
+)
+from ._timer import Timer
+
+MSEC_PER_SEC: Final = 1000
+USEC_PER_SEC: Final = 1_000_000
+LONG_MAX: Final = (1 << 63) - 1
+ULONG_MASK: Final = (1 << 64) - 1
+UINT_MASK: Final = (1 << 32) - 1
+#: ``MAX_JIFFY_OFFSET``: the longest timeout a conversion returns ("forever").
+MAX_JIFFY_OFFSET: Final = (LONG_MAX >> 1) - 1
+
+
+def initial_jiffies(hz: int) -> int:
+    """``INITIAL_JIFFIES``: jiffies at boot, 5 minutes before the low 32 bits wrap."""
+    return (-300 * hz) & UINT_MASK
+
+
+export_values(__name__, "linux/jiffies.h", {"MAX_JIFFY_OFFSET": MAX_JIFFY_OFFSET})
+export_value("HZ", lambda: cur.k.hz if cur.k else 250, "asm/param.h", kind="var")
+
+
+class _Jiffies:
+    """``jiffies``: a live value, read at each use (``jiffies + HZ``, ``int(jiffies)``,
+    ``time_after(jiffies, t)``)."""
+
+    __slots__ = ()
+
+    def __int__(self) -> int:
+        return cur.k.jiffies
+
+    __index__ = __int__
+
+    def __add__(self, other: int) -> int:
+        return (cur.k.jiffies + other) & ULONG_MASK
+
+    __radd__ = __add__
+
+    def __sub__(self, other: int) -> int:
+        return (cur.k.jiffies - int(other)) & ULONG_MASK
+
+    def __rsub__(self, other: int) -> int:
+        return (int(other) - cur.k.jiffies) & ULONG_MASK
+
+    def __eq__(self, other: object) -> bool:
+        return cur.k.jiffies == other
+
+    def __lt__(self, other: int) -> bool:
+        return cur.k.jiffies < other
+
+    def __le__(self, other: int) -> bool:
+        return cur.k.jiffies <= other
+
+    def __gt__(self, other: int) -> bool:
+        return cur.k.jiffies > other
+
+    def __ge__(self, other: int) -> bool:
+        return cur.k.jiffies >= other
+
+    def __hash__(self) -> int:
+        return hash(cur.k.jiffies)
+
+    def __repr__(self) -> str:
+        try:
+            return str(cur.k.jiffies)
+        except Exception:
+            return "jiffies (no kernel running)"
+
+    __str__ = __repr__
+
+
+jiffies: Final = _Jiffies()
+export_values(__name__, "linux/jiffies.h", {"jiffies": jiffies})
+
+
+@export("linux/jiffies.h", points=False)
+def get_jiffies_64() -> int:
+    """The current jiffies value."""
+    return cur.k.jiffies
+
+
+def _signed(x: int) -> int:
+    x &= ULONG_MASK
+    return x - (1 << 64) if x >> 63 else x
+
+
+@export("linux/jiffies.h", kind="macro", points=False)
+def time_after(a: int, b: int) -> bool:
+    """True if time *a* is after *b* (wrap-safe: ``(long)(b - a) < 0``)."""
+    return _signed(int(b) - int(a)) < 0
+
+
+@export("linux/jiffies.h", kind="macro", points=False)
+def time_before(a: int, b: int) -> bool:
+    """True if time *a* is before *b*."""
+    return _signed(int(a) - int(b)) < 0
+
+
+@export("linux/jiffies.h", kind="macro", points=False)
+def time_after_eq(a: int, b: int) -> bool:
+    """True if *a* is after or equal to *b*."""
+    return _signed(int(a) - int(b)) >= 0
+
+
+@export("linux/jiffies.h", kind="macro", points=False)
+def time_before_eq(a: int, b: int) -> bool:
+    """True if *a* is before or equal to *b*."""
+    return _signed(int(b) - int(a)) >= 0
+
+
+def _to_jiffies(n: int, per_sec: int, hz: int) -> int:
+    """Round *n* units (of 1/per_sec s) up to jiffies, as the kernel does."""
+    if per_sec % hz == 0:
+        unit = per_sec // hz
+        return (n + unit - 1) // unit
+    if hz % per_sec == 0:
+        return n * (hz // per_sec)
+    return -(-n * hz // per_sec)
+
+
+@export("linux/jiffies.h", points=False)
+def msecs_to_jiffies(m: int) -> int:
+    """Milliseconds to jiffies, rounded up; a negative value (as int) is "forever"."""
+    m &= UINT_MASK
+    if m >> 31:
+        return MAX_JIFFY_OFFSET
+    return _to_jiffies(m, MSEC_PER_SEC, cur.k.hz if cur.k else 250)
+
+
+@export("linux/jiffies.h", points=False)
+def usecs_to_jiffies(u: int) -> int:
+    """Microseconds to jiffies, rounded up."""
+    u &= UINT_MASK
+    if u >> 31:
+        return MAX_JIFFY_OFFSET
+    return _to_jiffies(u, USEC_PER_SEC, cur.k.hz if cur.k else 250)
+
+
+def _from_jiffies(j: int, per_sec: int, hz: int) -> int:
+    if per_sec % hz == 0:
+        return (per_sec // hz) * j
+    if hz % per_sec == 0:
+        return -(-j // (hz // per_sec))
+    return -(-j * per_sec // hz)
+
+
+@export("linux/jiffies.h", points=False)
+def jiffies_to_msecs(j: int) -> int:
+    """Jiffies to milliseconds (exact when HZ divides 1000, else rounded up), as unsigned int."""
+    return _from_jiffies(int(j) & ULONG_MASK, MSEC_PER_SEC, cur.k.hz if cur.k else 250) & UINT_MASK
+
+
+@export("linux/jiffies.h", points=False)
+def jiffies_to_usecs(j: int) -> int:
+    """Jiffies to microseconds, as unsigned int."""
+    return _from_jiffies(int(j) & ULONG_MASK, USEC_PER_SEC, cur.k.hz if cur.k else 250) & UINT_MASK
+
+
+# -- sleeping --------------------------------------------------------------
+
+_schedule = schedule.__wrapped__  # type: ignore[attr-defined]
+
+
+def process_timeout(timer: Timer) -> None:
+    """Timer callback of ``schedule_timeout``: wake the sleeper."""
+    cur.k.try_to_wake_up(timer.data, TASK_NORMAL)
+
+
+ksym(process_timeout)
+
+
+@export("linux/sched.h")
+def schedule_timeout(timeout: int) -> int:
+    """Sleep until woken or *timeout* jiffies have passed, in the state the caller
+    set.  Returns the jiffies left (0 if the time ran out).  Does not set the
+    state: called while RUNNING it returns at once with about *timeout* left."""
+    k = cur.k
+    if timeout == MAX_SCHEDULE_TIMEOUT:
+        _schedule()
+        return timeout
+    if timeout < 0:
+        k.printk_ln(KERN_ERR, "schedule_timeout: wrong timeout value %lx" % (timeout & ULONG_MASK))
+        k.dump_stack()
+        k.current.state = TASK_RUNNING
+        return 0
+    task = k.current
+    timer = task.sleep_timer
+    if timer is None:
+        timer = task.sleep_timer = Timer(process_timeout, task, "process_timeout")
+    expire = timeout + k.jiffies
+    k.mod_timer(timer, expire)
+    _schedule()
+    k.del_timer(timer)
+    timeout = expire - k.jiffies
+    return timeout if timeout > 0 else 0
+
+
+_schedule_timeout: Any = schedule_timeout.__wrapped__  # type: ignore[attr-defined]
+
+
+def _timeout_in_state(state: int, timeout: int) -> int:
+    cur.k.current.state = state
+    return _schedule_timeout(timeout)
+
+
+@export("linux/sched.h")
+def schedule_timeout_interruptible(timeout: int) -> int:
+    """``schedule_timeout`` in TASK_INTERRUPTIBLE."""
+    return _timeout_in_state(TASK_INTERRUPTIBLE, timeout)
+
+
+@export("linux/sched.h")
+def schedule_timeout_uninterruptible(timeout: int) -> int:
+    """``schedule_timeout`` in TASK_UNINTERRUPTIBLE."""
+    return _timeout_in_state(TASK_UNINTERRUPTIBLE, timeout)
+
+
+@export("linux/sched.h")
+def schedule_timeout_killable(timeout: int) -> int:
+    """``schedule_timeout`` in TASK_KILLABLE."""
+    return _timeout_in_state(TASK_KILLABLE, timeout)
+
+
+@export("linux/sched.h")
+def schedule_timeout_idle(timeout: int) -> int:
+    """``schedule_timeout`` in TASK_IDLE."""
+    return _timeout_in_state(TASK_IDLE, timeout)
+
+
+@export("linux/delay.h")
+def msleep(msecs: int) -> None:
+    """Sleep at least *msecs* ms, uninterruptibly (``D``): ``msecs_to_jiffies(msecs) + 1``
+    jiffies, re-sleeping for the rest after an early wake-up."""
+    k = cur.k
+    task = k.current
+    timeout = _msecs_to_jiffies(msecs) + 1
+    while timeout:
+        task.state = TASK_UNINTERRUPTIBLE
+        timeout = _schedule_timeout(timeout)
+
+
+@export("linux/delay.h")
+def msleep_interruptible(msecs: int) -> int:
+    """Sleep in ``S`` until the time is up or a signal is pending; returns the
+    milliseconds left (0 if it slept fully).  A plain wake-up does not end it."""
+    from ._sched import signal_pending
+
+    k = cur.k
+    task = k.current
+    timeout = _msecs_to_jiffies(msecs) + 1
+    while timeout and not signal_pending(task):
+        task.state = TASK_INTERRUPTIBLE
+        timeout = _schedule_timeout(timeout)
+    return _jiffies_to_msecs(timeout)
+
+
+@export("linux/delay.h")
+def ssleep(seconds: int) -> None:
+    """``msleep(seconds * 1000)``."""
+    msleep.__wrapped__(seconds * 1000)  # type: ignore[attr-defined]
+
+
+_msecs_to_jiffies = msecs_to_jiffies
+_jiffies_to_msecs = jiffies_to_msecs

@@ -1,0 +1,204 @@
+"""The ``wait_event*`` macros (``include/linux/wait.h``).
+
+In C these are macros that re-evaluate a condition *expression*; in Python
+the condition is a callable (``wait_event(wq, lambda: i > 3)``).  The loop is
+the kernel's ``___wait_event`` exactly::
+
+    if condition: return                    # fast path, in the outer macro
+    init_wait_entry(&e, exclusive ? WQ_FLAG_EXCLUSIVE : 0)
+    for (;;) {
+        __int = prepare_to_wait_event(wq, &e, state)   # queue + set state
+        if (condition) break                  # checked after queueing
+        if (interruptible(state) && __int) return __int  # -ERESTARTSYS, no finish_wait
+        cmd                                   # schedule() / ret = schedule_timeout(ret)
+    }
+    finish_wait(wq, &e)
+
+so the condition is evaluated once on entry and once per loop iteration
+(after every wake-up, once the entry is queued again): ``2 + k`` times for a
+waiter woken k times without the condition becoming true.  (The kernel
+source of 6.1-6.7 has no second check right after ``cmd``; kernsim follows
+the source.)  The calls inside the loop are real kernel calls, so they are
+scheduling points as in C.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ._current import cur
+from ._export import export
+from ._states import (
+    TASK_IDLE,
+    TASK_INTERRUPTIBLE,
+    TASK_KILLABLE,
+    TASK_UNINTERRUPTIBLE,
+    TASK_WAKEKILL,
+)
+from ._sched import schedule
+from ._time import schedule_timeout
+from ._waitqueue import (
+    WQ_FLAG_EXCLUSIVE,
+    finish_wait,
+    prepare_to_wait_event,
+    wait_queue_entry,
+)
+
+Condition = Callable[[], Any]
+
+
+def _check_condition(condition: Any, macro: str) -> None:
+    if not callable(condition):
+        raise TypeError(
+            f"{macro}(): the condition must be a callable, e.g. lambda: i > 3 "
+            f"(in C the macro re-evaluates the expression; in Python pass a function), "
+            f"not {type(condition).__name__} {condition!r}"
+        )
+
+
+def _new_entry(exclusive: bool) -> wait_queue_entry:
+    """``init_wait_entry(&__wq_entry, exclusive ? WQ_FLAG_EXCLUSIVE : 0)``."""
+    from ._waitqueue import autoremove_wake_function
+
+    e = wait_queue_entry(autoremove_wake_function, cur.k.current,
+                         WQ_FLAG_EXCLUSIVE if exclusive else 0)
+    e.next = e.prev = e
+    return e
+
+
+def ___wait_event(wq_head: Any, condition: Condition, state: int, exclusive: bool) -> int:
+    """The loop, with ``cmd`` = ``schedule()``; returns 0 or -ERESTARTSYS."""
+    wq_entry = _new_entry(exclusive)
+    interruptible = state & (TASK_INTERRUPTIBLE | TASK_WAKEKILL)
+    while True:
+        __int = prepare_to_wait_event(wq_head, wq_entry, state)
+        if condition():
+            break
+        if interruptible and __int:
+            return __int
+        schedule()
+    finish_wait(wq_head, wq_entry)
+    return 0
+
+
+def ___wait_event_timeout(wq_head: Any, condition: Condition, state: int, exclusive: bool,
+                          timeout: int) -> int:
+    """The loop with ``cmd`` = ``ret = schedule_timeout(ret)`` and the condition
+    wrapped by ``___wait_cond_timeout``: true when the time is up, and a true
+    condition at that moment makes the result 1."""
+    ret = timeout
+    wq_entry = _new_entry(exclusive)
+    interruptible = state & (TASK_INTERRUPTIBLE | TASK_WAKEKILL)
+    while True:
+        __int = prepare_to_wait_event(wq_head, wq_entry, state)
+        c = condition()
+        if c and not ret:
+            ret = 1
+        if c or not ret:
+            break
+        if interruptible and __int:
+            return __int
+        ret = schedule_timeout(ret)
+    finish_wait(wq_head, wq_entry)
+    return ret
+
+
+def _timeout_fast_path(condition: Condition, timeout: int) -> int | None:
+    """The outer macro's ``___wait_cond_timeout`` test: a result, or None to sleep."""
+    c = condition()
+    if c:
+        return timeout if timeout else 1
+    if not timeout:
+        return 0
+    return None
+
+
+# -- the macros ----------------------------------------------------------------
+
+@export("linux/wait.h", kind="macro", points=False)
+def wait_event(wq_head: Any, condition: Condition) -> None:
+    """Sleep in TASK_UNINTERRUPTIBLE (``D``) until ``condition()`` is true; it is
+    re-checked every time *wq_head* is woken."""
+    _check_condition(condition, "wait_event")
+    if condition():
+        return
+    ___wait_event(wq_head, condition, TASK_UNINTERRUPTIBLE, False)
+
+
+@export("linux/wait.h", kind="macro", points=False)
+def wait_event_timeout(wq_head: Any, condition: Condition, timeout: int) -> int:
+    """As wait_event with a timeout in jiffies.  Returns 0 if the condition was
+    still false when the time ran out, 1 if it became true as the time ran
+    out, else the jiffies left (at least 1)."""
+    _check_condition(condition, "wait_event_timeout")
+    fast = _timeout_fast_path(condition, timeout)
+    if fast is not None:
+        return fast
+    return ___wait_event_timeout(wq_head, condition, TASK_UNINTERRUPTIBLE, False, timeout)
+
+
+@export("linux/wait.h", kind="macro", points=False)
+def wait_event_interruptible(wq_head: Any, condition: Condition) -> int:
+    """Sleep in TASK_INTERRUPTIBLE (``S``) until ``condition()``; returns 0, or
+    -ERESTARTSYS if a signal (or ``kthread_stop``) interrupted the wait."""
+    _check_condition(condition, "wait_event_interruptible")
+    if condition():
+        return 0
+    return ___wait_event(wq_head, condition, TASK_INTERRUPTIBLE, False)
+
+
+@export("linux/wait.h", kind="macro", points=False)
+def wait_event_interruptible_timeout(wq_head: Any, condition: Condition, timeout: int) -> int:
+    """As wait_event_timeout in TASK_INTERRUPTIBLE; -ERESTARTSYS if interrupted."""
+    _check_condition(condition, "wait_event_interruptible_timeout")
+    fast = _timeout_fast_path(condition, timeout)
+    if fast is not None:
+        return fast
+    return ___wait_event_timeout(wq_head, condition, TASK_INTERRUPTIBLE, False, timeout)
+
+
+@export("linux/wait.h", kind="macro", points=False)
+def wait_event_interruptible_exclusive(wq_head: Any, condition: Condition) -> int:
+    """wait_event_interruptible as an exclusive waiter (woken one at a time)."""
+    _check_condition(condition, "wait_event_interruptible_exclusive")
+    if condition():
+        return 0
+    return ___wait_event(wq_head, condition, TASK_INTERRUPTIBLE, True)
+
+
+@export("linux/wait.h", kind="macro", points=False)
+def wait_event_killable(wq_head: Any, condition: Condition) -> int:
+    """Sleep in TASK_KILLABLE (``D``, but a fatal signal ends it); 0 or -ERESTARTSYS."""
+    _check_condition(condition, "wait_event_killable")
+    if condition():
+        return 0
+    return ___wait_event(wq_head, condition, TASK_KILLABLE, False)
+
+
+@export("linux/wait.h", kind="macro", points=False)
+def wait_event_killable_timeout(wq_head: Any, condition: Condition, timeout: int) -> int:
+    """As wait_event_timeout in TASK_KILLABLE; -ERESTARTSYS on a fatal signal."""
+    _check_condition(condition, "wait_event_killable_timeout")
+    fast = _timeout_fast_path(condition, timeout)
+    if fast is not None:
+        return fast
+    return ___wait_event_timeout(wq_head, condition, TASK_KILLABLE, False, timeout)
+
+
+@export("linux/wait.h", kind="macro", points=False)
+def wait_event_idle(wq_head: Any, condition: Condition) -> None:
+    """As wait_event in TASK_IDLE (``I``: not counted in the load, never a hung task)."""
+    _check_condition(condition, "wait_event_idle")
+    if condition():
+        return
+    ___wait_event(wq_head, condition, TASK_IDLE, False)
+
+
+@export("linux/wait.h", kind="macro", points=False)
+def wait_event_idle_timeout(wq_head: Any, condition: Condition, timeout: int) -> int:
+    """As wait_event_timeout in TASK_IDLE."""
+    _check_condition(condition, "wait_event_idle_timeout")
+    fast = _timeout_fast_path(condition, timeout)
+    if fast is not None:
+        return fast
+    return ___wait_event_timeout(wq_head, condition, TASK_IDLE, False, timeout)
