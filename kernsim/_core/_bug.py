@@ -21,9 +21,33 @@ class KernelBug(Exception):
         self.message = message
 
 
-class NullPointerDereference(KernelBug):
+class PageFault(KernelBug):
+    """Module code touched memory that is not mapped: a page fault in kernel mode.
+
+    address: the faulting address (0 for a NULL dereference).
+    fetch: True for an instruction fetch (running code of an unloaded module).
+    what: a note for the report (which object it was).
+    """
+
+    def __init__(self, address: int, what: str = "", *, fetch: bool = False) -> None:
+        address &= (1 << 64) - 1
+        if address < 4096:
+            first = f"BUG: kernel NULL pointer dereference, address: {address:016x}"
+        else:
+            first = f"BUG: unable to handle page fault for address: {address:016x}"
+        super().__init__(first)
+        self.address = address
+        self.fetch = fetch
+        self.what = what
+
+    @property
+    def error_code(self) -> int:
+        """x86 page-fault error code: bit 4 = instruction fetch."""
+        return 0x10 if self.fetch else 0
+
+
+class NullPointerDereference(PageFault):
     """The module used NULL (None) where a kernel object was expected."""
 
     def __init__(self, what: str = "") -> None:
-        super().__init__("BUG: kernel NULL pointer dereference, address: 0000000000000000")
-        self.what = what
+        super().__init__(0, what)

@@ -76,6 +76,8 @@ class RealClock:
         now = time.monotonic_ns() - self._origin
         # Never run backwards, even though the kernel's own accounting may be
         # ahead of the wall clock by a few call costs.
+        if now < accounted_ns:
+            now = accounted_ns
         if now < self._last:
             now = self._last
         self._last = now

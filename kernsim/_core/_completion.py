@@ -22,7 +22,7 @@ from ._task import Task
 from ._time import _schedule_timeout
 
 UINT_MAX: Final = 0xFFFFFFFF
-ERESTARTSYS: Final = 512
+from ._errno import ERESTARTSYS  # noqa: E402
 
 
 class completion:

@@ -28,7 +28,7 @@ import traceback
 from types import CodeType, FrameType, TracebackType
 from typing import Any, Callable, Final
 
-from ._bug import KernelBug, NullPointerDereference
+from ._bug import KernelBug, NullPointerDereference, PageFault
 from ._export import KSYMS, ksym
 from ._printk import KERN_ALERT, KERN_DEFAULT, KERN_EMERG, KERN_ERR, KERN_INFO, KERN_WARNING
 from ._sched import MAX_SCHEDULE_TIMEOUT, NSEC_PER_SEC, TaskKill
@@ -224,16 +224,19 @@ class Diagnostics:
             return SIGKILL
         trace = self.trace_from_traceback(exc.__traceback__)
         site = self._fault_site(exc.__traceback__)
-        null = isinstance(exc, NullPointerDereference) or _is_none_use(exc)
+        fault = exc if isinstance(exc, PageFault) else None
+        if fault is None and _is_none_use(exc):
+            fault = NullPointerDereference(_exception_text(exc))
         self.oops_count += 1
         rip = next((s for s in trace), "0x0")
         header = f"[#{self.oops_count}] PREEMPT SMP NOPTI"
-        if null:
-            k.printk_ln(KERN_ALERT, "BUG: kernel NULL pointer dereference, address: 0000000000000000")
-            k.printk_ln(KERN_ALERT, "#PF: supervisor read access in kernel mode")
-            k.printk_ln(KERN_ALERT, "#PF: error_code(0x0000) - not-present page")
+        if fault is not None:
+            access = "instruction fetch" if fault.fetch else "read access"
+            k.printk_ln(KERN_ALERT, fault.message)
+            k.printk_ln(KERN_ALERT, f"#PF: supervisor {access} in kernel mode")
+            k.printk_ln(KERN_ALERT, f"#PF: error_code({fault.error_code:#06x}) - not-present page")
             k.printk_ln(KERN_DEFAULT, "PGD 0 P4D 0 ")
-            k.printk_ln(KERN_EMERG, f"Oops: 0000 {header}")
+            k.printk_ln(KERN_EMERG, f"Oops: {fault.error_code:04x} {header}")
         else:
             if isinstance(exc, KernelBug):
                 k.printk_ln(KERN_ERR, exc.message)
@@ -246,14 +249,14 @@ class Diagnostics:
         k.printk_ln(KERN_WARNING, self.hardware_line())
         k.printk_ln(KERN_WARNING, f"RIP: 0010:{rip}")
         code = _source_line(exc.__traceback__, lambda c: k.module_of_code(c) is not None)
-        if null and not isinstance(exc, NullPointerDereference):
-            k.printk_ln(KERN_WARNING, "Code: " + _exception_text(exc) + (f" ({code})" if code else ""))
+        if fault is not None and fault.what:
+            k.printk_ln(KERN_WARNING, "Code: " + fault.what + (f" ({code})" if code else ""))
         elif code:
             k.printk_ln(KERN_WARNING, f"Code: {code}")
         self.print_call_trace(trace + self.trace_base(task), KERN_WARNING)
         k.printk_ln(KERN_WARNING, self.modules_linked_in())
-        if null:
-            k.printk_ln(KERN_WARNING, "CR2: 0000000000000000")
+        if fault is not None:
+            k.printk_ln(KERN_WARNING, f"CR2: {fault.address:016x}")
         k.printk_ln(KERN_WARNING, "---[ end trace 0000000000000000 ]---")
         k.printk_ln(KERN_WARNING, f"RIP: 0010:{rip}")
         self.add_taint(TAINT_DIE)

@@ -195,3 +195,18 @@ def PTR_ERR_OR_ZERO(ptr: object) -> int:
 def ERR_CAST(ptr: object) -> object:
     """Pass an error pointer on unchanged (a cast in C)."""
     return ptr
+
+
+# -- exported to modules ------------------------------------------------------
+
+from ._export import export, export_values  # noqa: E402
+
+export_values(__name__, "linux/errno.h", {
+    name: value for name, value in list(globals().items())
+    if name.startswith("E") and name[1:].isupper() and isinstance(value, int)
+})
+export_values(__name__, "linux/err.h", {"MAX_ERRNO": MAX_ERRNO})
+export_values(__name__, "linux/err.h", {"ErrPtr": ErrPtr}, kind="type")
+for _fn in (ERR_PTR, IS_ERR, IS_ERR_OR_NULL, PTR_ERR, PTR_ERR_OR_ZERO, ERR_CAST):
+    export("linux/err.h", kind="macro", points=False)(_fn)
+del _fn

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Final
 
-from ._bug import KernelBug, NullPointerDereference
+from ._bug import KernelBug, NullPointerDereference, PageFault
 from ._completion import ERESTARTSYS, __wait_for_common, complete_impl, completion
 from ._current import cur
 from ._errno import EINTR, ERR_PTR, ErrPtr
@@ -215,8 +215,7 @@ def kthread_stop(k: Any) -> int:
     if task is None:
         raise NullPointerDereference("kthread_stop(NULL)")
     if type(task) is ErrPtr:
-        raise KernelBug(f"BUG: unable to handle page fault for address: {task.errno & 0xFFFFFFFFFFFFFFFF:016x} "
-                        f"(kthread_stop() of an error pointer: check IS_ERR() first)")
+        raise PageFault(task.errno, "kthread_stop() of an error pointer: check IS_ERR() first")
     if task.usage <= 0:
         raise KernelBug(
             f"BUG: KASAN: slab-use-after-free in kthread_stop: the task_struct of "

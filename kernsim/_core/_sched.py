@@ -268,6 +268,14 @@ class Scheduler:
     def _switch(self, prev: Task, nxt: Task) -> None:
         self._enter(nxt)
         prev.context.transfer_to(nxt.context)
+        if prev.doomed is not None:
+            self._resume_doomed(prev)
+
+    def _resume_doomed(self, task: Task) -> None:
+        """*task* runs again but the code it was running is gone (its module
+        was removed while it slept): it faults as it returns into that code."""
+        exc, task.doomed = task.doomed, None
+        raise exc  # type: ignore[misc]
 
     def _enter(self, task: Task) -> None:
         """Make *task* current (about to run)."""
@@ -327,6 +335,8 @@ class Scheduler:
     def _to_host(self, prev: Task) -> None:
         self.current = None
         prev.context.return_to(self.host, None)
+        if prev.doomed is not None:
+            self._resume_doomed(prev)
 
     def _stop_running(self, task: Task) -> None:
         """A stop was requested while *task* runs: park it at the head of the
@@ -334,6 +344,8 @@ class Scheduler:
         self.rq.appendleft(task)
         self.current = None
         task.context.return_to(self.host, None)
+        if task.doomed is not None:
+            self._resume_doomed(task)
 
     def idle(self) -> bool:
         """Nothing is runnable: advance time to the next event and fire it.
@@ -415,6 +427,8 @@ class Scheduler:
         task.flags |= PF_EXITING
         task.exit_code = code
         self.exit_notify(task)
+        if task.on_exit is not None:
+            task.on_exit(task)
         task.state = TASK_DEAD
         task.exit_state = EXIT_DEAD
         task.on_rq = False

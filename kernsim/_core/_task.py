@@ -84,7 +84,7 @@ class Task:
         "tif", "parent", "kthread", "context", "nvcsw", "nivcsw", "last_switch_count",
         "last_switch_time", "slice_end", "spin_start", "lockup_report_at", "usage",
         "exit_code", "module", "tty", "blocked_on", "sleep_timer", "cpu",
-        "kaddr", "user", "oopsed", "signals", "on_exit", "__weakref__",
+        "kaddr", "user", "oopsed", "signals", "on_exit", "doomed", "__weakref__",
     )
 
     def __init__(self, pid: int, comm: str, *, user: bool = False) -> None:
@@ -132,6 +132,8 @@ class Task:
         self.signals = 0
         #: Called with the task when it exits (the simulation's wait4()).
         self.on_exit: Callable[[Task], None] | None = None
+        #: Raised in the task when it next runs (its module's code was freed).
+        self.doomed: BaseException | None = None
 
     def set_name(self, name: str) -> None:
         """Name a kthread as ``kthread_create`` does (``set_task_comm`` + full name)."""

@@ -1,0 +1,15 @@
+"""Import every core module that exports kernel symbols, so that
+``_export.EXPORTS`` is complete (the facade and the C headers are generated
+from it)."""
+
+from . import (  # noqa: F401
+    _completion,
+    _errno,
+    _kthread,
+    _module,
+    _printk,
+    _sched,
+    _time,
+    _wait_event,
+    _waitqueue,
+)

@@ -1,0 +1,178 @@
+"""The simulated kernel: the core's parts put together, and booted.
+
+``Kernel`` is one object holding everything a running kernel has -- run queue
+and time line (``Scheduler``), log buffer (``PrintkLog``), kthreadd
+(``Kthreads``), module list (``ModuleLoader``) and its own reports
+(``Diagnostics``).  Each part lives in its own module as a mixin; this module
+only chooses the configuration and boots.
+
+Booting creates what ``ps`` shows on a freshly booted machine that matters
+here: ``init`` (PID 1, a user process asleep), ``kthreadd`` (PID 2) and
+``khungtaskd``; later tasks get pids from 100 up, as a real system has used
+the low ones by then.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, Final
+
+from ._bug import PageFault
+from ._clock import Clock, RealClock, VirtualClock
+from ._current import cur
+from ._diag import Diagnostics
+from ._kthread import KthreadInfo, Kthreads
+from ._module import Module, ModuleLoader
+from ._policy import Fifo, Policy
+from ._printk import KERN_INFO, KERN_NOTICE, PrintkLog
+from ._sched import NSEC_PER_SEC, Scheduler
+from ._states import TASK_INTERRUPTIBLE
+from ._task import Task
+from ._time import initial_jiffies
+
+#: The first pid after boot's own tasks.
+FIRST_USER_PID: Final = 100
+
+
+@dataclass
+class KernelConfig:
+    """What a kernel is booted with (``kernsim run`` options map onto these)."""
+
+    #: CONFIG_HZ: ticks per second (jiffies, timer granules).
+    hz: int = 250
+    #: Pace the kernel by the wall clock instead of jumping over idle time.
+    realtime: bool = False
+    #: Who runs next at each decision point (see ``_policy``).
+    policy: Policy = field(default_factory=Fifo)
+    #: Simulated CPU time one kernel call costs, in ns.
+    cost_ns: int = 1000
+    release: str = "6.7.9-kernsim"
+    uts_version: str = "#1 SMP PREEMPT_DYNAMIC"
+    #: The version whose formats are printed (hung-task lines, stack bases).
+    kernel_version: tuple[int, int] = (6, 7)
+    #: /proc/sys/kernel/hung_task_timeout_secs (0 disables the detector).
+    hung_task_timeout_secs: int = 120
+    #: /proc/sys/kernel/hung_task_check_interval_secs (0: the timeout).
+    hung_task_check_interval_secs: int = 0
+    #: /proc/sys/kernel/hung_task_warnings (-1: unlimited).
+    hung_task_warnings: int = 10
+    #: Wall seconds module code may run without calling the kernel before the
+    #: watchdog stops it (0 disables).
+    stuck_wall_seconds: float = 2.0
+    #: Log buffer size in bytes (CONFIG_LOG_BUF_SHIFT=17).
+    log_buf_len: int = 1 << 17
+
+
+class Kernel(Kthreads, ModuleLoader, Diagnostics, PrintkLog, Scheduler):
+    """A booted simulated kernel.  Create it, then :meth:`run` it.
+
+    ``Scheduler`` comes last: the other parts override its hooks
+    (``exit_notify``, ``task_fault``, ``check_soft_lockup``...).
+    """
+
+    def __init__(self, config: KernelConfig | None = None) -> None:
+        config = config or KernelConfig()
+        if config.hz not in (100, 250, 300, 1000):
+            raise ValueError(f"HZ must be one of 100, 250, 300, 1000 (CONFIG_HZ choices), not {config.hz}")
+        self.config = config
+        self.release = config.release
+        self.uts_version = config.uts_version
+        self.kernel_version = config.kernel_version
+        clock: Clock = RealClock() if config.realtime else VirtualClock()
+        self._init_sched(hz=config.hz, clock=clock, policy=config.policy, cost_ns=config.cost_ns,
+                         initial_jiffies=initial_jiffies(config.hz))
+        self._init_printk(log_buf_len=config.log_buf_len)
+        self._init_kthreads()
+        self._init_modules()
+        self._init_diag(hung_task_timeout_secs=config.hung_task_timeout_secs,
+                        hung_task_check_interval_secs=config.hung_task_check_interval_secs,
+                        hung_task_warnings=config.hung_task_warnings,
+                        stuck_wall_seconds=config.stuck_wall_seconds)
+        self._boot()
+
+    # -- boot -----------------------------------------------------------------
+
+    def _boot(self) -> None:
+        self.clock.start()
+        clock = "real-time clock" if self.config.realtime else "virtual clock"
+        self.printk_ln(KERN_NOTICE, f"Linux version {self.release} (kernsim@kernsim) "
+                                    f"(Python {sys.version.split()[0]}) {self.uts_version}")
+        self.printk_ln(KERN_INFO, f"kernsim: simulated kernel, HZ={self.hz}, {clock}, "
+                                  f"policy {self.policy.name}")
+        init = self.spawn("init", _never_runs, user=True, state=TASK_INTERRUPTIBLE)
+        init.full_name = "/sbin/init"
+        self.init_task = init
+        kthreadd = self.start_kthreadd()
+        kthreadd.parent = None
+        if self.hung_task_timeout_secs:
+            self.start_khungtaskd()
+        self.next_pid = max(self.next_pid, FIRST_USER_PID)
+
+    def spawn_kthread(self, name: str, fn: Callable[[], int]) -> Task:
+        """A kthread started by the kernel itself at boot (no creator waits)."""
+        task = self.spawn(name, fn, parent=self.kthreadd_task)
+        task.set_name(name)
+        task.kthread = KthreadInfo(lambda _data: fn(), None)
+        task.kthread.started = True
+        return task
+
+    # -- user processes -------------------------------------------------------
+
+    def spawn_process(self, comm: str, main: Callable[[], int], *,
+                      tty: Callable[[str], None] | None = None,
+                      on_exit: Callable[[Task], None] | None = None) -> Task:
+        """Start a user process (``insmod``, ``rmmod``...) as a child of init."""
+        task = self.spawn(comm, main, parent=self.init_task, user=True)
+        task.tty = tty
+        task.on_exit = on_exit
+        return task
+
+    # -- modules --------------------------------------------------------------
+
+    def module_freed(self, mod: Module) -> None:
+        """A module's memory is gone: any task still executing its code faults
+        when it next runs (as a kthread left behind by a buggy exit does)."""
+        for task in list(self.tasks.values()):
+            if task.module is mod and task.alive:
+                addr = mod.kaddr + 0x10 * (task.pid % 64)
+                task.doomed = PageFault(
+                    addr, f"{task.comm}:{task.pid} still runs code of module {mod.name}, "
+                          f"which was removed (its exit function did not stop it)", fetch=True)
+
+    # -- running --------------------------------------------------------------
+
+    def run(self, until: int | None = None) -> str:
+        """Run until time *until* (ns since boot) or until nothing can happen;
+        module code stuck in a loop that never calls the kernel is stopped by
+        the watchdog (see ``_diag``)."""
+        with self.stuck_watchdog():
+            return super().run(until)
+
+    def run_for(self, seconds: float) -> str:
+        """Run for *seconds* more of kernel time."""
+        return self.run(self.now + int(seconds * NSEC_PER_SEC))
+
+    @property
+    def uptime(self) -> float:
+        return self.now / NSEC_PER_SEC
+
+    def close(self) -> None:
+        """Unwind every task; the kernel is not usable afterwards."""
+        self.teardown()
+
+    def __enter__(self) -> Kernel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _never_runs() -> int:
+    """``init``: asleep for the whole simulation (nothing wakes it)."""
+    return 0
+
+
+def running_kernel() -> Any:
+    """The kernel whose code is executing, or a placeholder that raises."""
+    return cur.k

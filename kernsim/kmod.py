@@ -1,0 +1,71 @@
+"""``insmod`` and ``rmmod``: the kmod tools, as user processes of the simulation.
+
+They run as tasks of the simulated kernel (named ``insmod`` / ``rmmod``, in
+``D`` while the module's init or exit blocks), call the simulated
+``init_module`` / ``delete_module`` system calls, and print kmod's messages
+to their terminal (a callable taking a line of stderr) with kmod's exit codes:
+0 on success, 1 on any error (kmod ``tools/insmod.c``, ``tools/rmmod.c``,
+``libkmod/libkmod-module.c``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Final
+
+from ._core._errno import EINVAL, ENOENT, ENOEXEC, ESRCH, EWOULDBLOCK, strerror
+from ._core._module import LoadFailed, ModuleImage, module_name_of
+
+Tty = Callable[[str], None]
+
+#: kmod's own texts for errnos of init_module (``mod_strerror`` in tools/insmod.c).
+_INSMOD_TEXTS: Final = {
+    ENOEXEC: "Invalid module format",
+    ENOENT: "Unknown symbol in module",
+    ESRCH: "Module has wrong symbol version",
+    EINVAL: "Invalid parameters",
+}
+
+#: The line of libkmod-module.c that logs a failed delete_module (kmod 30).
+_LIBKMOD_REMOVE_LINE: Final = 799
+
+
+def insmod_error_text(errno: int) -> str:
+    """What insmod prints for a positive errno of ``init_module``."""
+    return _INSMOD_TEXTS.get(errno) or strerror(errno)
+
+
+def insmod(kernel: Any, image: ModuleImage, argument: str, params: str, tty: Tty) -> int:
+    """``insmod ARGUMENT PARAMS``: load *image*; kmod's exit status."""
+    try:
+        ret = kernel.sys_init_module(image, params)
+    except LoadFailed as exc:
+        tty(str(exc))
+        ret = -ENOEXEC
+    if ret < 0:
+        tty(f"insmod: ERROR: could not insert module {argument}: {insmod_error_text(-ret)}")
+        return 1
+    return 0
+
+
+def rmmod(kernel: Any, argument: str, tty: Tty) -> int:
+    """``rmmod NAME`` (or a path to the module file): unload it; kmod's exit status."""
+    name = module_name_of(argument)
+    mod = kernel.modules.get(name)
+    if mod is None:
+        tty(f"rmmod: ERROR: Module {name} is not currently loaded")
+        return 1
+    if mod.refcnt != 0:  # still in init, or held
+        tty(f"rmmod: ERROR: Module {name} is in use")
+        return 1
+    ret = kernel.sys_delete_module(name)
+    if ret < 0:
+        err = -ret
+        if err == EWOULDBLOCK:
+            tty(f"rmmod: ERROR: Module {name} is in use")
+            return 1
+        text = strerror(err)
+        tty(f"rmmod: ERROR: ../libkmod/libkmod-module.c:{_LIBKMOD_REMOVE_LINE} "
+            f"kmod_module_remove_module() could not remove '{name}': {text}")
+        tty(f"rmmod: ERROR: could not remove module {name}: {text}")
+        return 1
+    return 0
