@@ -98,6 +98,8 @@ class Session:
             stuck_wall_seconds=options.stuck_wall_seconds))
         k = self.kernel
         if console is not None:
+            for rec in k.log_records():  # what boot printed before the console was attached
+                console(rec)
             k.consoles.append(console)
         self.faults: list[tuple[Task, str]] = []
         k.fault_listeners.append(lambda task, kind: self.faults.append((task, kind)))

@@ -1,0 +1,223 @@
+"""The ``kernsim`` command: a thin front end over ``session`` and ``expect``.
+
+Every mistake on the command line gets one line on stderr
+(``kernsim: error: ...``) and exit status 2, never a traceback; a module that
+cannot be built gets the compiler-style diagnostic and status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import traceback
+from typing import NoReturn, Sequence
+
+from . import __version__
+from ._core._module import ModuleBuildError, ModuleImage
+from ._core._policy import Fifo, Policy, RandomPolicy, Replay, ReplayMismatch, decode_decisions
+from ._core._printk import Record, format_dmesg_line
+from .expect import TOLERANCE_JIFFIES, TranscriptError, read_transcript, search
+from .session import DEFAULT_SECONDS, Session, SessionOptions
+
+#: Longest run accepted (simulated seconds): a day.
+MAX_SECONDS = 86400.0
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0 or value > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"seconds must be between 0 and {MAX_SECONDS:g}, not {text!r}")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _nonneg_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="kernsim", description="A simulated Linux kernel for kthread, "
+                     "wait-queue and module code, in user space.")
+    parser.add_argument("--version", action="version", version=f"kernsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    run = sub.add_parser(
+        "run", help="boot a kernel, insmod MODULE, run it, rmmod it, print the dmesg",
+        description="Boot a simulated kernel, load MODULE at 1 s, let it run for SECONDS of "
+                    "simulated time, remove it, and print the kernel log. Exit status 0 on a "
+                    "clean load, run and unload.")
+    run.add_argument("module", metavar="MODULE", help="a Python module file (e.g. examples/seed/wait_event.py)")
+    run.add_argument("--for", dest="seconds", type=_seconds, default=DEFAULT_SECONDS, metavar="SECONDS",
+                     help=f"how long the module stays loaded, simulated seconds (default {DEFAULT_SECONDS:g})")
+    run.add_argument("--hz", type=int, choices=(100, 250, 300, 1000), default=250,
+                     help="CONFIG_HZ: timer ticks per second (default 250)")
+    run.add_argument("--policy", choices=("fifo", "random"), default=None,
+                     help="scheduling policy: fifo (default; deterministic) or random (seeded)")
+    run.add_argument("--seed", type=_nonneg_int, default=None, help="seed of the random policy (default 0)")
+    run.add_argument("--replay", metavar="STRING", default=None,
+                     help="follow the decisions of an earlier run (its replay string)")
+    run.add_argument("--decisions", action="store_true",
+                     help="print the run's replay string on stderr at the end")
+    run.add_argument("--realtime", action="store_true",
+                     help="pace the kernel by the wall clock instead of virtual time")
+    run.add_argument("--hung-task-timeout", type=_nonneg_int, default=120, metavar="SECS",
+                     help="hung_task_timeout_secs (default 120; 0 disables the detector)")
+    run.add_argument("--expect", metavar="FILE", default=None,
+                     help="search the schedules for one whose dmesg contains FILE's dmesg lines")
+    run.add_argument("--tolerance", type=_seconds, default=None, metavar="SECONDS",
+                     help=f"--expect: how far a line's time may be off (default {TOLERANCE_JIFFIES} jiffies)")
+    run.add_argument("--max-schedules", type=_positive_int, default=5000, metavar="N",
+                     help="--expect: how many schedules to try at most (default 5000)")
+    return parser
+
+
+def _policy(args: argparse.Namespace) -> Policy:
+    if args.replay is not None:
+        if args.policy is not None or args.seed is not None:
+            raise UsageError("--replay cannot be combined with --policy or --seed")
+        try:
+            return Replay(decode_decisions(args.replay))
+        except ValueError as exc:
+            raise UsageError(f"--replay: {exc}") from None
+    if args.policy == "random" or args.seed is not None:
+        if args.policy == "fifo":
+            raise UsageError("--seed only applies to --policy random")
+        return RandomPolicy(args.seed or 0)
+    return Fifo()
+
+
+def _load_image(path: str) -> ModuleImage:
+    if os.path.isdir(path):
+        raise UsageError(f"{path}: is a directory (give a module file)")
+    if not os.path.exists(path):
+        raise UsageError(f"{path}: No such file or directory")
+    if path.endswith((".c", ".ko")):
+        raise UsageError(f"{path}: only Python modules (.py) can be run by this version of kernsim")
+    return ModuleImage.from_file(path)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    policy = _policy(args)
+    if args.expect is not None and args.replay is not None:
+        raise UsageError("--expect searches for a schedule itself: it cannot be combined with --replay")
+    if args.expect is not None and args.realtime:
+        raise UsageError("--expect needs virtual time: it cannot be combined with --realtime")
+    if (args.tolerance is not None or args.max_schedules != 5000) and args.expect is None:
+        raise UsageError("--tolerance and --max-schedules only apply to --expect")
+    lines = None
+    if args.expect is not None:
+        try:
+            lines = read_transcript(args.expect)
+        except TranscriptError as exc:
+            raise UsageError(f"--expect {args.expect}: {exc}") from None
+    try:
+        image = _load_image(args.module)
+    except ModuleBuildError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    options = SessionOptions(seconds=args.seconds, hz=args.hz, policy=policy, realtime=args.realtime,
+                             hung_task_timeout=args.hung_task_timeout)
+    if lines is not None:
+        return _run_expect(image, options, lines, args)
+    code, decisions = _run_printing(image, options, args.module)
+    if args.decisions or (code != 0 and policy.eager):
+        print(f"kernsim: replay this run with --replay {decisions or 'fifo'}", file=sys.stderr)
+    return code
+
+
+def _run_printing(image: ModuleImage, options: SessionOptions, argument: str) -> tuple[int, str]:
+    """Run one session, printing the log as it is written; (exit code, replay string)."""
+    out = sys.stdout
+
+    def console(rec: Record) -> None:
+        out.write(format_dmesg_line(rec) + "\n")
+        if options.realtime:
+            out.flush()
+
+    def stderr(line: str) -> None:
+        out.flush()
+        print(line, file=sys.stderr, flush=True)
+
+    session = Session(image, options, console=console, stderr=stderr, argument=argument)
+    try:
+        result = session.run()
+    except ReplayMismatch as exc:
+        out.flush()
+        raise UsageError(f"--replay: {exc}") from None
+    finally:
+        session.close()
+        out.flush()
+    return result.exit_code, result.decisions
+
+
+def _run_expect(image: ModuleImage, options: SessionOptions, lines: list, args: argparse.Namespace) -> int:
+    tol = args.tolerance if args.tolerance is not None else TOLERANCE_JIFFIES / args.hz
+    tolerance_ns = int(round(tol * 1e9))
+    found = search(image, options, lines, tolerance_ns=tolerance_ns, max_schedules=args.max_schedules)
+    if not found.found:
+        plural = "s" if found.schedules != 1 else ""
+        print(f"kernsim: no schedule reproduced {args.expect} ({found.schedules} schedule{plural} tried); "
+              f"the best matched {found.best.p} of {len(lines)} lines: {found.best.describe_failure()}",
+              file=sys.stderr)
+        print(f"kernsim: the best schedule is --replay {found.replay or 'fifo'}", file=sys.stderr)
+        return 1
+    replay_opts = SessionOptions(**{**options.__dict__, "policy": Replay(decode_decisions(found.replay))})
+    code, _ = _run_printing(image, replay_opts, args.module)
+    print(f"kernsim: reproduced with --replay {found.replay or 'fifo'}", file=sys.stderr)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command == "run":
+            return cmd_run(args)
+        raise UsageError(f"unknown command {args.command!r}")
+    except UsageError as exc:
+        print(f"kernsim: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (kernsim run ... | head): not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except Exception as exc:  # pragma: no cover - a bug in kernsim itself
+        if os.environ.get("KERNSIM_DEBUG"):
+            traceback.print_exc()
+        print(f"kernsim: internal error: {type(exc).__name__}: {exc} "
+              f"(set KERNSIM_DEBUG=1 for a traceback, and please report it)", file=sys.stderr)
+        return 70
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
