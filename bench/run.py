@@ -1,0 +1,231 @@
+"""kernsim benchmarks, with peers measured in the same run.
+
+Run:  pip install '.[bench]' && python bench/run.py [--quick]
+
+(a) ping-pong: two kthreads handing a turn back and forth through
+    wait_event / wake_up, microseconds per wake-up -- against SimPy's event
+    ping-pong (two processes waking each other through events).
+(b) sleepers: 100 kthreads each looping msleep(1000) for 10 simulated
+    seconds, microseconds per wake-up -- against the same model in SimPy
+    (100 processes looping ``yield env.timeout(1.024)``).
+(c) a seed module (examples/seed/wait_event.py) loaded for 10 simulated
+    seconds, in-process: boot, insmod, run, rmmod; milliseconds.
+(d) resident memory per sleeping kthread at N = 10,000 (in a fresh process).
+
+Targets (issue #2): (a), (b) <= 1.5x SimPy's cost per event; (c) < 50 ms;
+(d) <= 8 KiB.  Each figure is the best of several repetitions (the least
+disturbed by the rest of the machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from kernsim._core._kernel import Kernel, KernelConfig  # noqa: E402
+from kernsim.linux import (  # noqa: E402
+    DECLARE_WAIT_QUEUE_HEAD,
+    kthread_run,
+    kthread_should_stop,
+    msleep,
+    wait_event,
+    wake_up,
+)
+from kernsim.session import SessionOptions, run_module  # noqa: E402
+
+NSEC = 1_000_000_000
+
+
+def best_of(reps: int, fn: Callable[[], tuple[float, int]]) -> tuple[float, int]:
+    """(seconds, events) of the fastest of *reps* runs."""
+    results = [fn() for _ in range(reps)]
+    return min(results, key=lambda r: r[0] / max(r[1], 1))
+
+
+# -- (a) ping-pong -------------------------------------------------------------
+
+def kernsim_pingpong(n: int) -> tuple[float, int]:
+    k = Kernel(KernelConfig(hung_task_timeout_secs=0))
+    state = {"turn": 0, "wakeups": 0}
+    wq = [DECLARE_WAIT_QUEUE_HEAD("ping"), DECLARE_WAIT_QUEUE_HEAD("pong")]
+
+    def player(me: int) -> int:
+        other = 1 - me
+        for _ in range(n):
+            wait_event(wq[me], lambda: state["turn"] == me)
+            state["turn"] = other
+            state["wakeups"] += 1
+            wake_up(wq[other])
+        return 0
+
+    def starter() -> int:
+        kthread_run(player, 0, "ping")
+        kthread_run(player, 1, "pong")
+        return 0
+
+    k.spawn_kthread("bench", starter)
+    t = time.perf_counter()
+    k.run()
+    elapsed = time.perf_counter() - t
+    k.close()
+    return elapsed, state["wakeups"]
+
+
+def simpy_pingpong(n: int) -> tuple[float, int]:
+    import simpy
+
+    env = simpy.Environment()
+    events = [env.event(), env.event()]
+    count = [0]
+
+    def player(me: int):  # type: ignore[no-untyped-def]
+        other = 1 - me
+        for _ in range(n):
+            yield events[me]
+            events[me] = env.event()
+            count[0] += 1
+            events[other].succeed()
+
+    env.process(player(0))
+    env.process(player(1))
+    events[0].succeed()
+    t = time.perf_counter()
+    env.run()
+    return time.perf_counter() - t, count[0]
+
+
+# -- (b) sleepers ------------------------------------------------------------------
+
+def kernsim_sleepers(threads: int, seconds: int) -> tuple[float, int]:
+    k = Kernel(KernelConfig(hung_task_timeout_secs=0))
+    wakeups = [0]
+
+    def sleeper(_data: object) -> int:
+        while not kthread_should_stop():
+            msleep(1000)
+            wakeups[0] += 1
+        return 0
+
+    def starter() -> int:
+        for i in range(threads):
+            kthread_run(sleeper, None, "sleeper/%d", i)
+        return 0
+
+    k.spawn_kthread("bench", starter)
+    k.run(k.now + NSEC // 1000)  # create them (not timed: the wake-ups are)
+    t = time.perf_counter()
+    k.run(seconds * NSEC)
+    elapsed = time.perf_counter() - t
+    k.close()
+    return elapsed, wakeups[0]
+
+
+def simpy_sleepers(threads: int, seconds: int) -> tuple[float, int]:
+    import simpy
+
+    env = simpy.Environment()
+    wakeups = [0]
+
+    def sleeper():  # type: ignore[no-untyped-def]
+        while True:
+            yield env.timeout(1.024)
+            wakeups[0] += 1
+
+    for _ in range(threads):
+        env.process(sleeper())
+    t = time.perf_counter()
+    env.run(until=seconds)
+    return time.perf_counter() - t, wakeups[0]
+
+
+# -- (c) a seed module in-process ----------------------------------------------------
+
+def seed_module_run() -> tuple[float, int]:
+    t = time.perf_counter()
+    result = run_module(str(REPO / "examples" / "seed" / "wait_event.py"), SessionOptions(seconds=10))
+    elapsed = time.perf_counter() - t
+    assert result.exit_code == 0
+    return elapsed, 1
+
+
+# -- (d) memory per sleeping kthread ---------------------------------------------------
+
+_RSS_CHILD = r"""
+import sys
+sys.path.insert(0, {repo!r})
+from kernsim._core._kernel import Kernel, KernelConfig
+from kernsim.linux import kthread_run, msleep
+
+def rss_kib():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 // 1024
+
+N = {n}
+k = Kernel(KernelConfig(hung_task_timeout_secs=0))
+def sleeper(_):
+    msleep(3_600_000)
+    return 0
+def starter():
+    for i in range(N):
+        kthread_run(sleeper, None, "sleeper/%d", i)
+    return 0
+# Warm up: one thread through the whole path, so code and caches are loaded.
+k.spawn_kthread("warm", lambda: kthread_run(sleeper, None, "warm") and 0)
+k.run(k.now + 1_000_000)
+before = rss_kib()
+k.spawn_kthread("bench", starter)
+k.run(k.now + 1_000_000_000)
+after = rss_kib()
+asleep = sum(1 for t in k.tasks.values() if t.comm.startswith("sleeper/") and t.state_letter == "D")
+print(after - before, asleep)
+"""
+
+
+def rss_per_kthread(n: int) -> tuple[float, int]:
+    out = subprocess.run([sys.executable, "-c", _RSS_CHILD.format(repo=str(REPO), n=n)],
+                         capture_output=True, text=True, check=True).stdout.split()
+    kib, asleep = int(out[0]), int(out[1])
+    assert asleep == n, f"only {asleep} of {n} kthreads were asleep"
+    return kib / n, n
+
+
+# -- report -------------------------------------------------------------------------------
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer repetitions")
+    args = parser.parse_args()
+    reps = 2 if args.quick else 5
+    n_ping = 2_000 if args.quick else 20_000
+    print(f"kernsim benchmarks (python {sys.version.split()[0]}, {os.cpu_count()} CPUs); best of {reps}")
+
+    ks, kn = best_of(reps, lambda: kernsim_pingpong(n_ping))
+    ss, sn = best_of(reps, lambda: simpy_pingpong(n_ping))
+    a, a_peer = ks / kn * 1e6, ss / sn * 1e6
+    print(f"(a) ping-pong wait_event/wake_up: {a:6.2f} us/wake-up   SimPy {a_peer:6.2f} us/event   "
+          f"ratio {a / a_peer:4.2f}x (target <= 1.5x)")
+
+    ks, kn = best_of(reps, lambda: kernsim_sleepers(100, 10))
+    ss, sn = best_of(reps, lambda: simpy_sleepers(100, 10))
+    b, b_peer = ks / kn * 1e6, ss / sn * 1e6
+    print(f"(b) 100 x msleep(1000), 10 s:      {b:6.2f} us/wake-up   SimPy {b_peer:6.2f} us/event   "
+          f"ratio {b / b_peer:4.2f}x (target <= 1.5x)  [{kn} wake-ups]")
+
+    c, _ = best_of(reps, seed_module_run)
+    print(f"(c) wait_event.py loaded 10 s:     {c * 1e3:6.2f} ms per whole session (target < 50 ms)")
+
+    d, n = rss_per_kthread(1_000 if args.quick else 10_000)
+    print(f"(d) RSS per sleeping kthread:      {d:6.2f} KiB at N = {n:,} (target <= 8 KiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
