@@ -283,6 +283,9 @@ class Diagnostics:
 
     # -- soft lockup ----------------------------------------------------------
 
+    #: The scheduler's lower bound for a first soft-lockup report.
+    lockup_thresh_ns = SOFTLOCKUP_THRESH_NS
+
     def first_lockup_report(self, now: int) -> Any:
         """When a task that started running at *now* and never sleeps is first
         reported: at the first 4-s watchdog sample more than 20 s later."""
@@ -291,7 +294,16 @@ class Diagnostics:
 
     def check_soft_lockup(self, task: Task) -> None:
         """Called at a scheduling point once *task* has run for its report time
-        without sleeping: report, and schedule the next report."""
+        without sleeping: report, and schedule the next report.
+
+        The scheduler sets a cheap lower bound (start + threshold) when the task
+        starts running; the exact time, on a watchdog sample, is computed here."""
+        first = self.first_lockup_report(task.spin_start if task.spin_start is not None else 0)
+        if task.lockup_report_at < first:
+            task.lockup_report_at = first
+            k: Any = self
+            if k.now < first:
+                return
         self.report_soft_lockup(task, None, killed=False, frame=sys._getframe(2))
         task.lockup_report_at += SOFTLOCKUP_THRESH_NS + SOFTLOCKUP_SAMPLE_NS
 

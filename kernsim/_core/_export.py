@@ -13,11 +13,14 @@ kernel function (``Kernel.point_slow``).  :func:`export` wraps the function in
 a generated wrapper with the same signature that does the cheap part of that
 check inline::
 
-    k.now += k.cost                            # the call costs CPU time
-    if k.now >= k.due or k.eager_rq: k.point_slow()   # event due / policy wants a say
+    k.now += k.cost                        # the call costs CPU time
+    if k.now >= k.due: k.point_slow()      # an event is due, or an eager policy wants a say
     r = impl(...)
-    if k.eager_rq: k.point_slow()              # the call's effect is visible: another CPU may act
+    if k.now >= k.due: k.point_slow()      # the call's effect is visible: another CPU may act
     return r
+
+``due`` is -1 whenever an eager policy must be asked (another task is
+runnable), so one comparison serves both cases.
 
 Core code calls the implementations (``fn.__wrapped__`` or the internal
 helpers), never the wrappers, so internal calls are not extra points.
@@ -130,10 +133,10 @@ def _make_point_wrapper(fn: Callable[..., Any], name: str) -> Callable[..., Any]
         f"def {name}({', '.join(params)}):\n"
         f"    _k = _cur.k\n"
         f"    _k.now += _k.cost\n"
-        f"    if _k.now >= _k.due or _k.eager_rq:\n"
+        f"    if _k.now >= _k.due:\n"
         f"        _k.point_slow()\n"
         f"    _r = _impl({', '.join(args)})\n"
-        f"    if _k.eager_rq:\n"
+        f"    if _k.now >= _k.due:\n"
         f"        _k.point_slow()\n"
         f"    return _r\n"
     )

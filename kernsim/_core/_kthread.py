@@ -71,13 +71,16 @@ class KthreadInfo:
 class _CreateRequest:
     """``struct kthread_create_info``."""
 
-    __slots__ = ("threadfn", "data", "done", "result")
+    __slots__ = ("threadfn", "data", "done", "result", "claimed")
 
     def __init__(self, threadfn: Callable[[Any], int], data: Any) -> None:
         self.threadfn = threadfn
         self.data = data
-        self.done = completion("kthread_create")
+        #: None once the creator gave up (killed while waiting): ``create->done``.
+        self.done: completion | None = completion("kthread_create")
         self.result: Any = None
+        #: The new thread took ``done`` (its side of ``xchg(&create->done, NULL)``).
+        self.claimed = False
 
 
 def should_stop_or_park(task: Task) -> bool:
@@ -136,11 +139,18 @@ def kthread(k: Any, create: _CreateRequest) -> int:
     """The start of every kthread: tell the creator, sleep until woken, then run
     the thread function (unless it was stopped first: -EINTR)."""
     task = k.current
+    # ``done = xchg(&create->done, NULL); if (!done) kthread_exit(-EINTR);``:
+    # the creator was killed while waiting and returned ERR_PTR(-EINTR), so
+    # nobody will ever wake this thread -- it must not go to sleep in D.
+    done = create.done
+    if done is None:
+        return 0
+    create.claimed = True
     info = KthreadInfo(create.threadfn, create.data)
     task.kthread = info
     task.state = TASK_UNINTERRUPTIBLE
     create.result = task
-    complete_impl(create.done)
+    complete_impl(done)
     _schedule()
     ret = -EINTR
     if not info.should_stop:
@@ -176,8 +186,16 @@ def _create(threadfn: Callable[[Any], int], data: Any, namefmt: str, args: tuple
     create = _CreateRequest(threadfn, data)
     k.kthread_create_list.append(create)
     k.try_to_wake_up(k.kthreadd_task, TASK_NORMAL)
-    if __wait_for_common(create.done, MAX_SCHEDULE_TIMEOUT, TASK_KILLABLE) == -ERESTARTSYS:
-        return ERR_PTR(-EINTR)
+    done = create.done
+    if __wait_for_common(done, MAX_SCHEDULE_TIMEOUT, TASK_KILLABLE) == -ERESTARTSYS:
+        # kernel/kthread.c: "If I was killed by a fatal signal before kthreadd
+        # (or new kernel thread) calls complete(), leave the cleanup of this
+        # structure to that thread" -- xchg(&create->done, NULL).
+        if not create.claimed:
+            create.done = None
+            return ERR_PTR(-EINTR)
+        # The thread already took it and completes shortly.
+        __wait_for_common(done, MAX_SCHEDULE_TIMEOUT, TASK_UNINTERRUPTIBLE)
     task = create.result
     task.set_name(format_printf(namefmt, args))
     return task

@@ -69,6 +69,9 @@ class TaskKill(BaseException):
     loop).  A BaseException, so module code's ``except Exception`` cannot eat it."""
 
 
+_SIGNAL_TIFS: Final = TIF_SIGPENDING | TIF_NOTIFY_SIGNAL
+
+
 def signal_pending(p: Task) -> bool:
     """``signal_pending()``: TIF_SIGPENDING or TIF_NOTIFY_SIGNAL (set by kthread_stop)."""
     return bool(p.tif & (TIF_SIGPENDING | TIF_NOTIFY_SIGNAL))
@@ -92,8 +95,8 @@ class Scheduler:
     """Scheduling, time and timers: the part of ``Kernel`` every call goes through.
 
     The attributes read on the fast path of every kernel call are plain
-    instance attributes of the kernel object: ``now``, ``cost``, ``due`` and
-    ``eager_rq``.
+    instance attributes of the kernel object: ``now``, ``cost`` and ``due``
+    (-1 while an eager policy must be asked at every point).
     """
 
     now: int
@@ -115,8 +118,6 @@ class Scheduler:
         self.eager = policy.eager
         self.decisions = DecisionLog()
         self.rq: deque[Task] = deque()
-        #: ``rq`` if the policy is eager, else an empty tuple: "must the policy be asked?"
-        self.eager_rq: Any = self.rq if self.eager else ()
         self.current: Task | None = None
         #: Every live task by pid, in creation order.
         self.tasks: dict[int, Task] = {}
@@ -163,7 +164,7 @@ class Scheduler:
     def mod_timer(self, timer: Timer, expires: int) -> None:
         """Arm a wheel timer for jiffy *expires* (``mod_timer``): it fires at the
         bucket expiry the timer wheel computes, never before ``expires + 1``."""
-        j = self.jiffies
+        j = self.initial_jiffies + self.now * self.hz // NSEC_PER_SEC  # self.jiffies, inlined
         base = j + 1 if self.in_softirq else j
         fire = wheel_fire_jiffy(expires, base, self.wheel_depth)
         if fire <= j:
@@ -246,6 +247,11 @@ class Scheduler:
         self._set_due(task)
 
     def _set_due(self, task: Task) -> None:
+        """Set ``due``: the time up to which kernel calls may skip point_slow().
+        An eager policy is asked at every point while another task is runnable."""
+        if self.eager and self.rq:
+            self.due = -1
+            return
         due = self.next_event
         if task.slice_end < due:
             due = task.slice_end
@@ -278,17 +284,26 @@ class Scheduler:
         raise exc  # type: ignore[misc]
 
     def _enter(self, task: Task) -> None:
-        """Make *task* current (about to run)."""
+        """Make *task* current (about to run).  On every context switch: kept
+        flat (``_set_due`` inlined)."""
         self.current = task
         now = self.now
-        task.slice_end = now + self.slice_ns
+        task.slice_end = slice_end = now + self.slice_ns
         if task.spin_start is None:
             task.spin_start = now
-            task.lockup_report_at = self.first_lockup_report(now)
-        self._set_due(task)
+            task.lockup_report_at = now + self.lockup_thresh_ns  # refined by check_soft_lockup
+        if self.eager and self.rq:
+            self.due = -1
+            return
+        due = self.next_event
+        if slice_end < due:
+            due = slice_end
+        if task.lockup_report_at < due:
+            due = task.lockup_report_at
+        self.due = self.clock.due(due)
 
-    def first_lockup_report(self, now: int) -> Any:  # overridden by Diagnostics
-        return INF
+    #: Run this long without sleeping before the soft-lockup check looks (Diagnostics sets it).
+    lockup_thresh_ns: Any = INF
 
     # -- blocking ---------------------------------------------------------
 
@@ -303,7 +318,7 @@ class Scheduler:
         state = prev.state
         if state == TASK_RUNNING:
             return
-        if signal_pending_state(state, prev):
+        if prev.tif & _SIGNAL_TIFS and signal_pending_state(state, prev):
             prev.state = TASK_RUNNING
             return
         prev.on_rq = False
@@ -328,7 +343,10 @@ class Scheduler:
                 if nxt is prev:
                     self._enter(prev)
                     return
-                self._switch(prev, nxt)
+                self._enter(nxt)  # _switch(), inlined: this is the hot path
+                prev.context.transfer_to(nxt.context)
+                if prev.doomed is not None:
+                    self._resume_doomed(prev)
                 return
             self.idle()
 
@@ -377,6 +395,8 @@ class Scheduler:
         if not p.on_rq:
             p.on_rq = True
             self.rq.append(p)
+            if self.eager:
+                self.due = -1
         return 1
 
     # -- tasks ------------------------------------------------------------
@@ -400,6 +420,8 @@ class Scheduler:
         if state == TASK_RUNNING:
             task.on_rq = True
             self.rq.append(task)
+            if self.eager:
+                self.due = -1
         else:
             task.state = state
         return task

@@ -63,10 +63,13 @@ _NAMES: Final = (
 
 def state_index(state: int, exit_state: int = 0) -> int:
     """``__task_state_index()``: index into ``RSDTtXZPI`` for a state word."""
-    if (state & TASK_IDLE) == TASK_IDLE:
-        return 8
+    # include/linux/sched.h assigns ``state = TASK_REPORT_IDLE`` first and then
+    # ``state = TASK_UNINTERRUPTIBLE`` for RTLOCK_WAIT / FROZEN, so the latter
+    # wins: a frozen idle sleeper (TASK_IDLE | TASK_FROZEN) shows ``D``, not ``I``.
     if state & (TASK_RTLOCK_WAIT | TASK_FROZEN):
         return 2
+    if (state & TASK_IDLE) == TASK_IDLE:
+        return 8
     reported = (state | exit_state) & TASK_REPORT
     return reported.bit_length()
 

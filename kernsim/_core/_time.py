@@ -9,6 +9,7 @@ runs every 256 jiffies = 1.024 s.
 
 from __future__ import annotations
 
+from math import gcd
 from typing import Any, Final
 
 from ._current import cur
@@ -152,19 +153,39 @@ def msecs_to_jiffies(m: int) -> int:
 
 @export("linux/jiffies.h", points=False)
 def usecs_to_jiffies(u: int) -> int:
-    """Microseconds to jiffies, rounded up."""
+    """Microseconds to jiffies, rounded up; beyond what MAX_JIFFY_OFFSET
+    jiffies hold (as jiffies_to_usecs reports it) is "forever"."""
+    # kernel/time/time.c __usecs_to_jiffies(): the limit is
+    # ``u > jiffies_to_usecs(MAX_JIFFY_OFFSET)`` -- an unsigned int, so the
+    # truncated product (4294959296 at HZ=250, 1431649098 at HZ=300) -- not the
+    # ``(int)m < 0`` test of msecs_to_jiffies().
+    hz = cur.k.hz if cur.k else 250
     u &= UINT_MASK
-    if u >> 31:
+    if u > _from_jiffies(MAX_JIFFY_OFFSET, USEC_PER_SEC, hz) & UINT_MASK:
         return MAX_JIFFY_OFFSET
-    return _to_jiffies(u, USEC_PER_SEC, cur.k.hz if cur.k else 250)
+    return _to_jiffies(u, USEC_PER_SEC, hz)
 
 
 def _from_jiffies(j: int, per_sec: int, hz: int) -> int:
+    """``jiffies_to_msecs``/``jiffies_to_usecs`` (kernel/time/time.c) in unsigned
+    long arithmetic (the caller truncates to unsigned int).
+
+    When HZ does not divide *per_sec* (HZ=300) the kernel uses the reduced
+    fraction NUM/DEN of timeconst.bc: ms are rounded **up**
+    (``DIV_ROUND_UP(j * HZ_TO_MSEC_NUM, HZ_TO_MSEC_DEN)``) but us are
+    **truncated** (``(j * HZ_TO_USEC_NUM) / HZ_TO_USEC_DEN``): 1 jiffy at
+    HZ=300 is 4 ms but 3333 us.
+    """
     if per_sec % hz == 0:
-        return (per_sec // hz) * j
-    if hz % per_sec == 0:
+        return ((per_sec // hz) * j) & ULONG_MASK
+    if hz % per_sec == 0:  # HZ > 1000 (not a kernsim choice): ms round up
         return -(-j // (hz // per_sec))
-    return -(-j * per_sec // hz)
+    cd = gcd(hz, per_sec)
+    num, den = per_sec // cd, hz // cd
+    n = (j * num) & ULONG_MASK
+    if per_sec == MSEC_PER_SEC:
+        return ((n + den - 1) & ULONG_MASK) // den
+    return n // den
 
 
 @export("linux/jiffies.h", points=False)
@@ -212,8 +233,8 @@ def schedule_timeout(timeout: int) -> int:
         timer = task.sleep_timer = Timer(process_timeout, task, "process_timeout")
     expire = timeout + k.jiffies
     k.mod_timer(timer, expire)
-    _schedule()
-    k.del_timer(timer)
+    _schedule()  # not k.schedule_core(): traces show schedule+0x5a between
+    timer.pending = False  # del_timer_sync()
     timeout = expire - k.jiffies
     return timeout if timeout > 0 else 0
 

@@ -33,6 +33,10 @@ def _lvl_start(n: int) -> int:
     return ((1 << LVL_BITS) - 1) << ((n - 1) * LVL_CLK_SHIFT)
 
 
+#: ``LVL_START(n)`` for n = 1..9, precomputed (the lookup runs on every sleep).
+_LVL_STARTS: Final = tuple(_lvl_start(n) for n in range(1, 10))
+
+
 def wheel_fire_jiffy(expires: int, base_clk: int, depth: int) -> int:
     """The jiffy at which a timer armed for *expires* fires (``calc_wheel_index``).
 
@@ -45,7 +49,7 @@ def wheel_fire_jiffy(expires: int, base_clk: int, depth: int) -> int:
         return base_clk
     lvl = depth - 1
     for n in range(depth - 1):
-        if delta < _lvl_start(n + 1):
+        if delta < _LVL_STARTS[n]:
             lvl = n
             break
     else:

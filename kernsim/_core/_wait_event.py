@@ -39,6 +39,7 @@ from ._sched import schedule
 from ._time import schedule_timeout
 from ._waitqueue import (
     WQ_FLAG_EXCLUSIVE,
+    autoremove_wake_function,
     finish_wait,
     prepare_to_wait_event,
     wait_queue_entry,
@@ -56,28 +57,46 @@ def _check_condition(condition: Any, macro: str) -> None:
         )
 
 
-def _new_entry(exclusive: bool) -> wait_queue_entry:
-    """``init_wait_entry(&__wq_entry, exclusive ? WQ_FLAG_EXCLUSIVE : 0)``."""
-    from ._waitqueue import autoremove_wake_function
-
-    e = wait_queue_entry(autoremove_wake_function, cur.k.current,
-                         WQ_FLAG_EXCLUSIVE if exclusive else 0)
-    e.next = e.prev = e
-    return e
+# The loops below call the kernel functions' implementations with the
+# scheduling points of their exported wrappers written out inline (see
+# ``_export``): the same points, without a wrapper frame per call -- these
+# loops are the hottest path of every wait.
+_prepare = prepare_to_wait_event.__wrapped__  # type: ignore[attr-defined]
+_finish = finish_wait.__wrapped__  # type: ignore[attr-defined]
+_schedule = schedule.__wrapped__  # type: ignore[attr-defined]
+_schedule_timeout = schedule_timeout.__wrapped__  # type: ignore[attr-defined]
 
 
 def ___wait_event(wq_head: Any, condition: Condition, state: int, exclusive: bool) -> int:
     """The loop, with ``cmd`` = ``schedule()``; returns 0 or -ERESTARTSYS."""
-    wq_entry = _new_entry(exclusive)
+    k = cur.k
+    wq_entry = wait_queue_entry(autoremove_wake_function, k.current,
+                                WQ_FLAG_EXCLUSIVE if exclusive else 0)
+    wq_entry.next = wq_entry.prev = wq_entry  # init_wait_entry()
     interruptible = state & (TASK_INTERRUPTIBLE | TASK_WAKEKILL)
     while True:
-        __int = prepare_to_wait_event(wq_head, wq_entry, state)
+        k.now += k.cost
+        if k.now >= k.due:
+            k.point_slow()
+        __int = _prepare(wq_head, wq_entry, state)
+        if k.now >= k.due:
+            k.point_slow()
         if condition():
             break
         if interruptible and __int:
             return __int
-        schedule()
-    finish_wait(wq_head, wq_entry)
+        k.now += k.cost
+        if k.now >= k.due:
+            k.point_slow()
+        _schedule()
+        if k.now >= k.due:
+            k.point_slow()
+    k.now += k.cost
+    if k.now >= k.due:
+        k.point_slow()
+    _finish(wq_head, wq_entry)
+    if k.now >= k.due:
+        k.point_slow()
     return 0
 
 
@@ -86,11 +105,19 @@ def ___wait_event_timeout(wq_head: Any, condition: Condition, state: int, exclus
     """The loop with ``cmd`` = ``ret = schedule_timeout(ret)`` and the condition
     wrapped by ``___wait_cond_timeout``: true when the time is up, and a true
     condition at that moment makes the result 1."""
+    k = cur.k
     ret = timeout
-    wq_entry = _new_entry(exclusive)
+    wq_entry = wait_queue_entry(autoremove_wake_function, k.current,
+                                WQ_FLAG_EXCLUSIVE if exclusive else 0)
+    wq_entry.next = wq_entry.prev = wq_entry  # init_wait_entry()
     interruptible = state & (TASK_INTERRUPTIBLE | TASK_WAKEKILL)
     while True:
-        __int = prepare_to_wait_event(wq_head, wq_entry, state)
+        k.now += k.cost
+        if k.now >= k.due:
+            k.point_slow()
+        __int = _prepare(wq_head, wq_entry, state)
+        if k.now >= k.due:
+            k.point_slow()
         c = condition()
         if c and not ret:
             ret = 1
@@ -98,8 +125,18 @@ def ___wait_event_timeout(wq_head: Any, condition: Condition, state: int, exclus
             break
         if interruptible and __int:
             return __int
-        ret = schedule_timeout(ret)
-    finish_wait(wq_head, wq_entry)
+        k.now += k.cost
+        if k.now >= k.due:
+            k.point_slow()
+        ret = _schedule_timeout(ret)
+        if k.now >= k.due:
+            k.point_slow()
+    k.now += k.cost
+    if k.now >= k.due:
+        k.point_slow()
+    _finish(wq_head, wq_entry)
+    if k.now >= k.due:
+        k.point_slow()
     return ret
 
 

@@ -160,6 +160,17 @@ def _list_empty(entry: wait_queue_entry) -> bool:
     return False
 
 
+def _check_del(entry: wait_queue_entry) -> None:
+    """``__list_del_entry_valid()`` (CONFIG_DEBUG_LIST): unlinking an entry
+    whose link is poisoned (removed with remove_wait_queue()) or NULL (a
+    DECLARE_WAITQUEUE entry never queued) is list corruption -- without the
+    debug checks the kernel faults on the poison / NULL pointer instead."""
+    if entry.next is LIST_POISON:
+        raise KernelBug("list_del corruption, wait entry->next is LIST_POISON1 (dead000000000100)")
+    if entry.next is None:
+        raise KernelBug("list_del corruption, wait entry->next is NULL")
+
+
 def __add_wait_queue(wq_head: wait_queue_head, wq_entry: wait_queue_entry) -> None:
     """Insert at the head, behind any PRIORITY entries."""
     head: Any = wq_head.head
@@ -282,12 +293,11 @@ def add_wait_queue_priority(wq_head: wait_queue_head, wq_entry: wait_queue_entry
 def remove_wait_queue(wq_head: wait_queue_head, wq_entry: wait_queue_entry) -> None:
     """Unlink *wq_entry*, leaving its link poisoned (``list_del``)."""
     _check_head(wq_head)
-    if not wq_entry.queued:
-        if wq_entry.next is LIST_POISON:
-            raise KernelBug("list_del corruption, wait entry->next is LIST_POISON1 (dead000000000100)")
-        if wq_entry.next is None:
-            raise KernelBug("list_del corruption, wait entry->next is NULL")
-        raise KernelBug("list_del corruption. prev->next should be the wait entry, but was not (entry not queued)")
+    _check_del(wq_entry)
+    # An initialised but unqueued entry (self-linked: e.g. an autoremove entry a
+    # wake-up already took off) is fine: list_del() of a self-linked node
+    # changes nothing and passes CONFIG_DEBUG_LIST's prev->next/next->prev
+    # checks, so the kernel reports nothing.  The entry is poisoned all the same.
     wq_entry.prev.next = wq_entry.next
     wq_entry.next.prev = wq_entry.prev
     wq_entry.next = wq_entry.prev = LIST_POISON
@@ -349,7 +359,8 @@ def finish_wait(wq_head: wait_queue_head, wq_entry: wait_queue_entry) -> None:
     task = cur.k.current
     task.state = TASK_RUNNING
     task.blocked_on = None
-    if wq_entry.queued:
+    if wq_entry.next is not wq_entry:   # !list_empty_careful(): also a poisoned/NULL link
+        _check_del(wq_entry)
         _list_del_init(wq_entry)
 
 
