@@ -32,8 +32,9 @@ class completion:
 
     def __init__(self, name: str = "") -> None:
         self.done = 0
-        #: Waiting tasks, oldest first (the simple wait queue).
-        self.waiters: deque[Task] = deque()
+        #: Waiting tasks, oldest first (the simple wait queue).  A list, not a
+        #: deque: every kthread carries completions, and an empty deque costs 10x.
+        self.waiters: list[Task] = []
         self.name = name
 
     def __repr__(self) -> str:
@@ -80,7 +81,7 @@ def complete_impl(x: completion) -> None:
     if x.done != UINT_MAX:
         x.done += 1
     if x.waiters:
-        cur.k.try_to_wake_up(x.waiters.popleft(), TASK_NORMAL)
+        cur.k.try_to_wake_up(x.waiters.pop(0), TASK_NORMAL)
 
 
 @export("linux/completion.h", kind="macro", points=False)
@@ -120,7 +121,7 @@ def complete_all(x: completion) -> None:
     x.done = UINT_MAX
     k = cur.k
     while x.waiters:
-        k.try_to_wake_up(x.waiters.popleft(), TASK_NORMAL)
+        k.try_to_wake_up(x.waiters.pop(0), TASK_NORMAL)
 
 
 @export("linux/completion.h")

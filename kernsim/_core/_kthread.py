@@ -60,7 +60,9 @@ class KthreadInfo:
         self.data = data
         #: Completed when the thread exits (``vfork_done``).
         self.exited = completion("exited")
-        self.parked = completion("parked")
+        #: Created when first needed (kthread_park): most threads never park,
+        #: and every byte of a sleeping kthread counts (bench (d)).
+        self.parked: completion | None = None
         self.started = False
 
     @property
@@ -151,6 +153,9 @@ def kthread(k: Any, create: _CreateRequest) -> int:
     task.state = TASK_UNINTERRUPTIBLE
     create.result = task
     complete_impl(done)
+    # The creator keeps its own reference to the completion; drop ours, as
+    # the request lives on in this frame for the thread's whole life.
+    create.done = create.threadfn = create.data = done = None
     _schedule()
     ret = -EINTR
     if not info.should_stop:
@@ -172,6 +177,8 @@ def kthread_parkme_impl(task: Task) -> None:
     info = task.kthread
     while info is not None and info.flags & (1 << KTHREAD_SHOULD_PARK):
         task.state = TASK_PARKED
+        if info.parked is None:
+            info.parked = completion("parked")
         complete_impl(info.parked)
         _schedule()
     task.state = TASK_RUNNING

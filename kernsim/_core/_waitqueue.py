@@ -21,7 +21,7 @@ from typing import Any, Callable, Final
 from ._bug import KernelBug, NullPointerDereference
 from ._current import cur
 from ._export import export, export_values
-from ._sched import current, resolve_task, signal_pending_state
+from ._sched import _SIGNAL_TIFS, current, resolve_task, signal_pending_state
 from ._states import TASK_INTERRUPTIBLE, TASK_NORMAL, TASK_RUNNING
 from ._time import _schedule_timeout
 
@@ -337,15 +337,20 @@ def prepare_to_wait_event(wq_head: wait_queue_head, wq_entry: wait_queue_entry, 
     """The wait_event*() step: with a signal pending for *state*, dequeue the
     entry and return -ERESTARTSYS (state unchanged); else queue it if needed
     (tail if EXCLUSIVE, else head), set the state, return 0."""
-    _check_head(wq_head)
+    if wq_head is None:
+        _check_head(wq_head)
     task = cur.k.current
-    if signal_pending_state(state, task):
+    if task.tif & _SIGNAL_TIFS and signal_pending_state(state, task):
         if wq_entry.queued:
             _list_del_init(wq_entry)
         return -512  # -ERESTARTSYS
-    if _list_empty(wq_entry):
+    if wq_entry.next is wq_entry or _list_empty(wq_entry):  # list_empty(), fast case first
+        head = wq_head.head
         if wq_entry.flags & WQ_FLAG_EXCLUSIVE:
             __add_wait_queue_entry_tail(wq_head, wq_entry)
+        elif head.next is head:  # __add_wait_queue() on an empty queue, inlined
+            head.next = head.prev = wq_entry
+            wq_entry.next = wq_entry.prev = head
         else:
             __add_wait_queue(wq_head, wq_entry)
     task.state = state
