@@ -228,7 +228,10 @@ def kthread_run(threadfn: Callable[[Any], int], data: Any, namefmt: str, *args: 
 @export("linux/kthread.h")
 def kthread_should_stop() -> bool:
     """True once ``kthread_stop()`` was called on the running kthread."""
-    return bool(to_kthread(cur.k.current).flags & (1 << KTHREAD_SHOULD_STOP))
+    kt = cur.k.current.kthread
+    if kt is None:
+        kt = to_kthread(cur.k.current)  # raises: not a kthread
+    return bool(kt.flags & (1 << KTHREAD_SHOULD_STOP))
 
 
 @export("linux/kthread.h")

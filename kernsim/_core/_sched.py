@@ -170,7 +170,7 @@ class Scheduler:
         if fire <= j:
             fire = j + 1
         timer.expires = expires
-        self.add_event(timer, self.jiffy_time(fire))
+        self.add_event(timer, -(-(fire - self.initial_jiffies) * NSEC_PER_SEC // self.hz))  # jiffy_time()
 
     def del_timer(self, timer: Timer) -> int:
         """Deactivate *timer*; 1 if it was pending (``del_timer``)."""

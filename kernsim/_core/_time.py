@@ -15,7 +15,7 @@ from typing import Any, Final
 from ._current import cur
 from ._export import export, export_value, export_values, ksym
 from ._printk import KERN_ERR
-from ._sched import MAX_SCHEDULE_TIMEOUT, schedule
+from ._sched import MAX_SCHEDULE_TIMEOUT, NSEC_PER_SEC, schedule
 from ._states import (
     TASK_IDLE,
     TASK_INTERRUPTIBLE,
@@ -231,11 +231,12 @@ def schedule_timeout(timeout: int) -> int:
     timer = task.sleep_timer
     if timer is None:
         timer = task.sleep_timer = Timer(process_timeout, task, "process_timeout")
-    expire = timeout + k.jiffies
+    hz = k.hz
+    expire = timeout + k.initial_jiffies + k.now * hz // NSEC_PER_SEC  # + jiffies
     k.mod_timer(timer, expire)
     _schedule()  # not k.schedule_core(): traces show schedule+0x5a between
     timer.pending = False  # del_timer_sync()
-    timeout = expire - k.jiffies
+    timeout = expire - (k.initial_jiffies + k.now * hz // NSEC_PER_SEC)
     return timeout if timeout > 0 else 0
 
 

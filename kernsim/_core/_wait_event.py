@@ -156,7 +156,8 @@ def _timeout_fast_path(condition: Condition, timeout: int) -> int | None:
 def wait_event(wq_head: Any, condition: Condition) -> None:
     """Sleep in TASK_UNINTERRUPTIBLE (``D``) until ``condition()`` is true; it is
     re-checked every time *wq_head* is woken."""
-    _check_condition(condition, "wait_event")
+    if not callable(condition):
+        _check_condition(condition, "wait_event")
     if condition():
         return
     ___wait_event(wq_head, condition, TASK_UNINTERRUPTIBLE, False)
@@ -167,7 +168,8 @@ def wait_event_timeout(wq_head: Any, condition: Condition, timeout: int) -> int:
     """As wait_event with a timeout in jiffies.  Returns 0 if the condition was
     still false when the time ran out, 1 if it became true as the time ran
     out, else the jiffies left (at least 1)."""
-    _check_condition(condition, "wait_event_timeout")
+    if not callable(condition):
+        _check_condition(condition, "wait_event_timeout")
     fast = _timeout_fast_path(condition, timeout)
     if fast is not None:
         return fast
@@ -178,7 +180,8 @@ def wait_event_timeout(wq_head: Any, condition: Condition, timeout: int) -> int:
 def wait_event_interruptible(wq_head: Any, condition: Condition) -> int:
     """Sleep in TASK_INTERRUPTIBLE (``S``) until ``condition()``; returns 0, or
     -ERESTARTSYS if a signal (or ``kthread_stop``) interrupted the wait."""
-    _check_condition(condition, "wait_event_interruptible")
+    if not callable(condition):
+        _check_condition(condition, "wait_event_interruptible")
     if condition():
         return 0
     return ___wait_event(wq_head, condition, TASK_INTERRUPTIBLE, False)
@@ -187,7 +190,8 @@ def wait_event_interruptible(wq_head: Any, condition: Condition) -> int:
 @export("linux/wait.h", kind="macro", points=False)
 def wait_event_interruptible_timeout(wq_head: Any, condition: Condition, timeout: int) -> int:
     """As wait_event_timeout in TASK_INTERRUPTIBLE; -ERESTARTSYS if interrupted."""
-    _check_condition(condition, "wait_event_interruptible_timeout")
+    if not callable(condition):
+        _check_condition(condition, "wait_event_interruptible_timeout")
     fast = _timeout_fast_path(condition, timeout)
     if fast is not None:
         return fast
@@ -197,7 +201,8 @@ def wait_event_interruptible_timeout(wq_head: Any, condition: Condition, timeout
 @export("linux/wait.h", kind="macro", points=False)
 def wait_event_interruptible_exclusive(wq_head: Any, condition: Condition) -> int:
     """wait_event_interruptible as an exclusive waiter (woken one at a time)."""
-    _check_condition(condition, "wait_event_interruptible_exclusive")
+    if not callable(condition):
+        _check_condition(condition, "wait_event_interruptible_exclusive")
     if condition():
         return 0
     return ___wait_event(wq_head, condition, TASK_INTERRUPTIBLE, True)
@@ -206,7 +211,8 @@ def wait_event_interruptible_exclusive(wq_head: Any, condition: Condition) -> in
 @export("linux/wait.h", kind="macro", points=False)
 def wait_event_killable(wq_head: Any, condition: Condition) -> int:
     """Sleep in TASK_KILLABLE (``D``, but a fatal signal ends it); 0 or -ERESTARTSYS."""
-    _check_condition(condition, "wait_event_killable")
+    if not callable(condition):
+        _check_condition(condition, "wait_event_killable")
     if condition():
         return 0
     return ___wait_event(wq_head, condition, TASK_KILLABLE, False)
@@ -215,7 +221,8 @@ def wait_event_killable(wq_head: Any, condition: Condition) -> int:
 @export("linux/wait.h", kind="macro", points=False)
 def wait_event_killable_timeout(wq_head: Any, condition: Condition, timeout: int) -> int:
     """As wait_event_timeout in TASK_KILLABLE; -ERESTARTSYS on a fatal signal."""
-    _check_condition(condition, "wait_event_killable_timeout")
+    if not callable(condition):
+        _check_condition(condition, "wait_event_killable_timeout")
     fast = _timeout_fast_path(condition, timeout)
     if fast is not None:
         return fast
@@ -225,7 +232,8 @@ def wait_event_killable_timeout(wq_head: Any, condition: Condition, timeout: int
 @export("linux/wait.h", kind="macro", points=False)
 def wait_event_idle(wq_head: Any, condition: Condition) -> None:
     """As wait_event in TASK_IDLE (``I``: not counted in the load, never a hung task)."""
-    _check_condition(condition, "wait_event_idle")
+    if not callable(condition):
+        _check_condition(condition, "wait_event_idle")
     if condition():
         return
     ___wait_event(wq_head, condition, TASK_IDLE, False)
@@ -234,7 +242,8 @@ def wait_event_idle(wq_head: Any, condition: Condition) -> None:
 @export("linux/wait.h", kind="macro", points=False)
 def wait_event_idle_timeout(wq_head: Any, condition: Condition, timeout: int) -> int:
     """As wait_event_timeout in TASK_IDLE."""
-    _check_condition(condition, "wait_event_idle_timeout")
+    if not callable(condition):
+        _check_condition(condition, "wait_event_idle_timeout")
     fast = _timeout_fast_path(condition, timeout)
     if fast is not None:
         return fast

@@ -364,9 +364,14 @@ def finish_wait(wq_head: wait_queue_head, wq_entry: wait_queue_entry) -> None:
     task = cur.k.current
     task.state = TASK_RUNNING
     task.blocked_on = None
-    if wq_entry.next is not wq_entry:   # !list_empty_careful(): also a poisoned/NULL link
-        _check_del(wq_entry)
-        _list_del_init(wq_entry)
+    n = wq_entry.next
+    if n is not wq_entry:   # !list_empty_careful(): also a poisoned/NULL link
+        if n is LIST_POISON or n is None:
+            _check_del(wq_entry)
+        p = wq_entry.prev  # list_del_init(), inlined (hot path)
+        p.next = n
+        n.prev = p
+        wq_entry.next = wq_entry.prev = wq_entry
 
 
 @export("linux/wait.h", points=False)
@@ -436,7 +441,8 @@ def __wake_up_common(wq_head: wait_queue_head, mode: int, nr_exclusive: int, wak
 @export("linux/wait.h", name="__wake_up")
 def __wake_up(wq_head: wait_queue_head, mode: int, nr_exclusive: int, key: Any) -> int:
     """Wake waiters in *mode*; returns the number of exclusive tasks woken."""
-    _check_head(wq_head)
+    if wq_head is None:
+        _check_head(wq_head)
     return nr_exclusive - __wake_up_common(wq_head, mode, nr_exclusive, 0, key)
 
 
