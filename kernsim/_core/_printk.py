@@ -21,6 +21,7 @@ from collections import deque
 from typing import Any, Callable, Final
 
 from ._current import cur
+from ._errno import ErrPtr
 from ._export import export, export_values
 
 KERN_SOH: Final = "\001"
@@ -75,6 +76,8 @@ def format_timestamp(ts_ns: int) -> str:
 def format_dmesg_line(record: Record) -> str:
     """A record as ``dmesg`` prints it: the timestamp, then the text; lines of a
     multi-line record after the first are indented to the text column."""
+    if not record.text:
+        return ""  # util-linux prints an empty record as an empty line
     prefix = format_timestamp(record.ts) + " "
     if "\n" not in record.text:
         return prefix + record.text
@@ -240,12 +243,18 @@ def format_printf(fmt: str, args: tuple[Any, ...]) -> str:
             if v >> (bits - 1):
                 v -= 1 << bits
             out.append((spec + "d") % v)
-        elif conv in "uoxX":
+        elif conv in "uxX":
             bits = _BITS[m.group("length")]
             v = operator.index(arg) & ((1 << bits) - 1)
             out.append((spec + ("d" if conv == "u" else conv)) % v)
+        elif conv == "o":
+            bits = _BITS[m.group("length")]
+            v = operator.index(arg) & ((1 << bits) - 1)
+            out.append(_format_octal(v, flags, width, prec))
         elif conv == "c":
-            out.append((spec + "s") % (chr(arg) if isinstance(arg, int) else str(arg)[:1]))
+            # %c prints its int argument as (unsigned char).
+            char = chr(operator.index(arg) & 0xFF) if isinstance(arg, int) else str(arg)[:1]
+            out.append((spec + "s") % char)
         elif conv == "s":
             out.append((spec + "s") % ("(null)" if arg is None else str(arg)))
         else:  # %p and its extensions: the extension letters follow the 'p'
@@ -259,14 +268,34 @@ def format_printf(fmt: str, args: tuple[Any, ...]) -> str:
     return "".join(out)
 
 
+def _format_octal(v: int, flags: str, width: str | None, prec: str | None) -> str:
+    """C's ``%o``: the ``#`` form prefixes a single ``0`` (never Python's ``0o``),
+    and none when the digits already start with one (the value 0)."""
+    digits = "%.*o" % (int(prec or 0), v) if prec is not None else "%o" % v
+    if "#" in flags and not digits.startswith("0"):
+        digits = "0" + digits
+    pad = int(width or 0) - len(digits)
+    if pad <= 0:
+        return digits
+    if "-" in flags:
+        return digits + " " * pad
+    if "0" in flags and prec is None:
+        return "0" * pad + digits
+    return " " * pad + digits
+
+
 def _format_pointer(arg: Any, ext: str, flags: str, width: str | None) -> str:
     if ext[:1] in ("S", "s", "F", "f", "B"):
         name = getattr(arg, "__name__", None) or getattr(arg, "name", None)
         if name is None:
             return "0x0" if arg is None else str(arg)
         return name if ext[:1] in ("s", "f") else f"{name}+0x0/0x10"
+    # ptr_to_id(): "Print the real pointer value for NULL and error pointers,
+    # as they are not actual addresses."
     if arg is None:
-        return "0000000000000000" if ext[:1] == "x" else "(null)"
+        return "0000000000000000"
+    if isinstance(arg, ErrPtr):
+        return "%016x" % (arg.errno & 0xFFFFFFFFFFFFFFFF)
     addr = arg if isinstance(arg, int) else int(getattr(arg, "kaddr", 0) or (0xFFFF888000000000 + (id(arg) & 0xFFFFFF) * 16))
     if ext[:1] == "x":
         return "%016x" % (addr & 0xFFFFFFFFFFFFFFFF)
