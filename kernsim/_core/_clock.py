@@ -11,9 +11,10 @@ what happens around that:
 * :class:`RealClock` -- the same kernel paced by the wall clock: "now" is the
   monotonic time since boot, and an idle kernel sleeps until its next timer.
 
-The scheduler never asks which kind it has: it calls :meth:`read` at every
-slow scheduling point, :meth:`wait_until` when idle, and :meth:`due` to learn
-how far it may run on its fast path before it must look at the clock again.
+The scheduler calls :meth:`read` at every slow scheduling point and
+:meth:`wait_until` when idle; from ``virtual`` it learns how far it may run on
+its fast path: up to the next event on a virtual clock, not one kernel call on
+the wall clock, which moves on its own.
 """
 
 from __future__ import annotations
@@ -37,9 +38,6 @@ class Clock(Protocol):
     def wait_until(self, when_ns: int) -> int:
         """Idle until *when_ns*; return the time it is then."""
 
-    def due(self, next_event_ns: int) -> int:
-        """The time up to which the fast path need not look at the clock."""
-
 
 class VirtualClock:
     """Time jumps to the next event when nothing can run."""
@@ -54,9 +52,6 @@ class VirtualClock:
 
     def wait_until(self, when_ns: int) -> int:
         return when_ns
-
-    def due(self, next_event_ns: int) -> int:
-        return next_event_ns
 
 
 class RealClock:
@@ -88,7 +83,3 @@ class RealClock:
         if delay > 0:
             time.sleep(delay / 1e9)
         return max(self.read(0), when_ns)
-
-    def due(self, next_event_ns: int) -> int:
-        # Wall time passes on its own: look at the clock at every point.
-        return -1

@@ -113,6 +113,9 @@ class Scheduler:
         self.hz = hz
         self.initial_jiffies = initial_jiffies
         self.clock = clock
+        #: A virtual clock only moves when the kernel says so: the fast path may
+        #: run until the next event.  On the wall clock every point looks at it.
+        self.clock_virtual = clock.virtual
         self.policy = policy
         #: Asked at every decision point (only eager policies are).
         self.eager = policy.eager
@@ -130,7 +133,7 @@ class Scheduler:
         self.timer_seq = 0
         self.next_event: Any = INF
         #: Time before which the fast path need not call point_slow().
-        self.due: Any = clock.due(INF)  # type: ignore[arg-type]
+        self.due: Any = INF if clock.virtual else -1
         self.horizon: int | None = None
         self.stop_reason: str | None = None
         self.host = GreenletContext(None, None)
@@ -157,9 +160,8 @@ class Scheduler:
         heapq.heappush(self.heap, (when, seq, timer))
         if when < self.next_event:
             self.next_event = when
-            due = self.clock.due(when)
-            if due < self.due:
-                self.due = due
+            if when < self.due and self.clock_virtual:
+                self.due = when
 
     def mod_timer(self, timer: Timer, expires: int) -> None:
         """Arm a wheel timer for jiffy *expires* (``mod_timer``): it fires at the
@@ -257,7 +259,7 @@ class Scheduler:
             due = task.slice_end
         if task.lockup_report_at < due:
             due = task.lockup_report_at
-        self.due = self.clock.due(due)
+        self.due = due if self.clock_virtual else -1
 
     def check_soft_lockup(self, task: Task) -> None:  # overridden by Diagnostics
         task.lockup_report_at = INF  # type: ignore[assignment]
@@ -300,7 +302,7 @@ class Scheduler:
             due = slice_end
         if task.lockup_report_at < due:
             due = task.lockup_report_at
-        self.due = self.clock.due(due)
+        self.due = due if self.clock_virtual else -1
 
     #: Run this long without sleeping before the soft-lockup check looks (Diagnostics sets it).
     lockup_thresh_ns: Any = INF
@@ -324,6 +326,17 @@ class Scheduler:
         prev.on_rq = False
         prev.nvcsw += 1
         prev.spin_start = None
+        rq = self.rq
+        if rq and not self.eager and self.stop_reason is None:
+            # The common case of _switch_away(), inlined (the hot path): hand
+            # the CPU to the head of the run queue.  *prev* is not on it: a
+            # running task is on_rq, so no wake-up queued it again.
+            nxt = rq.popleft()
+            self._enter(nxt)
+            prev.context.transfer_to(nxt.context)
+            if prev.doomed is not None:
+                self._resume_doomed(prev)
+            return
         self._switch_away(prev)
 
     def _switch_away(self, prev: Task) -> None:

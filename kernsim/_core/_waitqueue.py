@@ -427,7 +427,17 @@ def __wake_up_common(wq_head: wait_queue_head, mode: int, nr_exclusive: int, wak
     while curr is not head:
         nxt = curr.next
         flags = curr.flags
-        ret = curr.func(curr, mode, wake_flags, key)
+        func = curr.func
+        if func is autoremove_wake_function:
+            # The wait_event*() / DEFINE_WAIT entry: autoremove_wake_function()
+            # inlined, as this walk is the hot path of every wake-up.
+            ret = cur.k.try_to_wake_up(curr.private, mode)
+            if ret:
+                curr.prev.next = nxt  # list_del_init()
+                nxt.prev = curr.prev
+                curr.next = curr.prev = curr
+        else:
+            ret = func(curr, mode, wake_flags, key)
         if ret < 0:
             break
         if ret and flags & WQ_FLAG_EXCLUSIVE:
