@@ -57,6 +57,8 @@ class SessionOptions:
     #: Module parameters, as insmod passes them ("a=1 b=x").
     params: str = ""
     stuck_wall_seconds: float = 2.0
+    #: Run every task on an OS thread (as C tasks run); see KernelConfig.native_tasks.
+    native_tasks: bool = False
 
 
 @dataclass
@@ -95,7 +97,7 @@ class Session:
         self.kernel = Kernel(KernelConfig(
             hz=options.hz, realtime=options.realtime, policy=options.policy,
             hung_task_timeout_secs=options.hung_task_timeout,
-            stuck_wall_seconds=options.stuck_wall_seconds))
+            stuck_wall_seconds=options.stuck_wall_seconds, native_tasks=options.native_tasks))
         k = self.kernel
         if console is not None:
             for rec in k.log_records():  # what boot printed before the console was attached

@@ -155,8 +155,7 @@ class Diagnostics:
     def task_trace(self, task: Task, frame: FrameType | None = None) -> list[str]:
         """The ``Call Trace`` lines of *task* (suspended, or at *frame*)."""
         if frame is None and task.context is not None:
-            glet = task.context.glet
-            frame = glet.gr_frame if glet else None
+            frame = task.context.frame()
         syms = self.trace_from_frame(frame)
         return syms + self.trace_base(task)
 
@@ -432,8 +431,11 @@ class _StuckWatchdog:
                 last_now, last_task, since = now, task, time.monotonic()
                 continue
             if time.monotonic() - since >= self.seconds:
+                # The task runs on the kernel's thread, or on its own (ThreadContext).
+                thread = getattr(task.context, "thread", None)
+                tid = thread.ident if thread is not None else self.thread_id
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                    ctypes.c_ulong(self.thread_id), ctypes.py_object(StuckInModuleCode))
+                    ctypes.c_ulong(tid), ctypes.py_object(StuckInModuleCode))
                 since = time.monotonic() + self.seconds  # one shot per stall
 
 

@@ -62,6 +62,9 @@ class KernelConfig:
     stuck_wall_seconds: float = 2.0
     #: Log buffer size in bytes (CONFIG_LOG_BUF_SHIFT=17).
     log_buf_len: int = 1 << 17
+    #: Run every task on an OS thread of its own, as tasks that run C code
+    #: are (for testing that both kinds of context schedule alike).
+    native_tasks: bool = False
 
 
 class Kernel(Kthreads, ModuleLoader, Diagnostics, PrintkLog, Scheduler):
@@ -82,6 +85,7 @@ class Kernel(Kthreads, ModuleLoader, Diagnostics, PrintkLog, Scheduler):
         clock: Clock = RealClock() if config.realtime else VirtualClock()
         self._init_sched(hz=config.hz, clock=clock, policy=config.policy, cost_ns=config.cost_ns,
                          initial_jiffies=initial_jiffies(config.hz))
+        self.native_tasks = config.native_tasks
         self._init_printk(log_buf_len=config.log_buf_len)
         self._init_kthreads()
         self._init_modules()

@@ -46,7 +46,7 @@ from ._states import (
     TASK_RUNNING,
     TASK_WAKEKILL,
 )
-from ._task import PF_EXITING, TIF_NOTIFY_SIGNAL, TIF_SIGPENDING, GreenletContext, Task
+from ._task import PF_EXITING, TIF_NOTIFY_SIGNAL, TIF_SIGPENDING, GreenletContext, Task, ThreadContext
 from ._timer import Timer, wheel_depth, wheel_fire_jiffy
 
 if TYPE_CHECKING:
@@ -304,6 +304,10 @@ class Scheduler:
             due = task.lockup_report_at
         self.due = due if self.clock_virtual else -1
 
+    #: Run every task on an OS thread, as tasks running C code are (tests of
+    #: the hand-off between contexts set it; KernelConfig.native_tasks).
+    native_tasks: bool = False
+
     #: Run this long without sleeping before the soft-lockup check looks (Diagnostics sets it).
     lockup_thresh_ns: Any = INF
 
@@ -420,15 +424,20 @@ class Scheduler:
         return pid
 
     def spawn(self, comm: str, main: Callable[[], int], *, parent: Task | None = None,
-              user: bool = False, state: int = TASK_RUNNING) -> Task:
+              user: bool = False, state: int = TASK_RUNNING, native: bool = False) -> Task:
         """Create a task that will run ``main()`` and exit with its return value.
 
         With ``state == TASK_RUNNING`` it is queued to run (``wake_up_new_task``).
+        *native*: it will run C code, so it gets a stack that never moves (an OS
+        thread, ``ThreadContext``) instead of a greenlet.
         """
         task = Task(self.alloc_pid(), comm, user=user)
         task.parent = parent
         task.kaddr = 0xFFFF888000000000 + task.pid * 0x2400
-        task.context = GreenletContext(lambda: self._task_main(task, main), self.host.glet)
+        if native or self.native_tasks:
+            task.context = ThreadContext(lambda: self._task_main(task, main), self.host)
+        else:
+            task.context = GreenletContext(lambda: self._task_main(task, main), self.host.glet)
         self.tasks[task.pid] = task
         if state == TASK_RUNNING:
             task.on_rq = True
@@ -486,9 +495,10 @@ class Scheduler:
         if self.host.glet is not here:
             self.host.glet = here
             for task in self.tasks.values():
-                glet = task.context.glet
-                if glet.parent is not here and not glet.dead:
-                    glet.parent = here
+                if type(task.context) is GreenletContext:
+                    glet = task.context.glet
+                    if glet.parent is not here and not glet.dead:
+                        glet.parent = here
         saved = cur.k
         cur.k = self
         try:
@@ -524,12 +534,7 @@ class Scheduler:
         cur.k = self
         try:
             for task in list(self.tasks.values()):
-                glet = task.context.glet
-                if glet and not glet.dead:
-                    try:
-                        glet.throw(GreenletExit)
-                    except GreenletExit:
-                        pass
+                task.context.kill()
             self.tasks.clear()
             self.rq.clear()
         finally:

@@ -7,19 +7,28 @@ interface, :class:`TaskContext`: the scheduler only ever asks a context to
 hand the CPU to another one.  Python tasks run on greenlets
 (:class:`GreenletContext`): cheap to create, cheap to switch, a few KiB each.
 
-Divergence and its reason: a greenlet copies its C stack away while it is
-suspended.  That is invisible to Python code, but C module code keeps wait
-entries and completions on its stack and other tasks write into them, so C
-tasks will need contexts with stacks that never move (an OS thread each,
-handed a baton so that exactly one runs at a time).  Such a context only has
-to implement :meth:`TaskContext.transfer_to`; the scheduler does not change.
+A greenlet copies its C stack away while it is suspended.  That is invisible
+to Python code, but C module code keeps wait entries and completions on its
+stack and other tasks write into them, so a task that runs C code gets a
+:class:`ThreadContext` instead: an OS thread of its own, whose stack never
+moves, handed a *baton* so that exactly one context runs at a time -- the
+schedule stays the policy's, deterministic, whatever the OS does.
+
+Greenlets can only be switched to on the thread that made them (the main
+thread), so a hand-off from a thread to a greenlet goes through
+:data:`MAIN`: the thread names the greenlet and wakes the main thread, which
+is parked in whichever greenlet last handed the CPU to a thread; that one
+switches to the named greenlet (or just returns, if it is the one named).
 """
 
 from __future__ import annotations
 
+import sys
+import threading
+from types import FrameType
 from typing import TYPE_CHECKING, Any, Callable, Final, Protocol
 
-from greenlet import greenlet
+from greenlet import GreenletExit, greenlet
 
 from ._states import TASK_RUNNING, state_letter, state_names
 
@@ -47,9 +56,51 @@ TIF_NOTIFY_SIGNAL: Final = 1 << 17
 class TaskContext(Protocol):
     """How a task's code is run and switched."""
 
-    def transfer_to(self, target: TaskContext) -> Any:
+    def transfer_to(self, target: Any) -> Any:
         """Run *target* now; return when this context is resumed (with the value
         passed back, for the host context)."""
+
+    def return_to(self, target: Any, value: Any) -> Any:
+        """Hand *value* to *target* (the host) and suspend."""
+
+    @property
+    def started(self) -> bool:
+        """Has it run yet?"""
+
+    def frame(self) -> FrameType | None:
+        """The innermost Python frame of the suspended task (for stack traces)."""
+
+
+class _MainThread:
+    """The main thread's side of a hand-off from a thread context."""
+
+    __slots__ = ("wake", "target")
+
+    def __init__(self) -> None:
+        #: Released (once) to wake the main thread; held while it runs.
+        self.wake = threading.Lock()
+        self.wake.acquire()
+        #: The greenlet the main thread is to run when woken.
+        self.target: GreenletContext | None = None
+
+    def hand_to(self, target: GreenletContext) -> None:
+        """From a thread context: let the main thread run *target*."""
+        self.target = target
+        self.wake.release()
+
+    def park(self, me: GreenletContext) -> Any:
+        """On the main thread, in greenlet *me*, after handing the CPU to a
+        thread: sleep until a context hands the main thread back, then run the
+        greenlet it named (return at once if that is *me*)."""
+        self.wake.acquire()
+        target, self.target = self.target, None
+        if target is me or target is None:
+            return None
+        return target.glet.switch()
+
+
+#: There is one main thread per process, whatever the number of kernels.
+MAIN: Final = _MainThread()
 
 
 class GreenletContext:
@@ -60,20 +111,105 @@ class GreenletContext:
     def __init__(self, run: Callable[[], Any] | None, parent: greenlet | None) -> None:
         self.glet = greenlet(run, parent) if run is not None else greenlet.getcurrent()
 
-    def transfer_to(self, target: TaskContext) -> Any:
-        return target.glet.switch()  # type: ignore[attr-defined]
+    def transfer_to(self, target: Any) -> Any:
+        if type(target) is GreenletContext:
+            return target.glet.switch()
+        target.resume()
+        return MAIN.park(self)
 
-    def return_to(self, target: TaskContext, value: Any) -> Any:
+    def return_to(self, target: Any, value: Any) -> Any:
         """Hand *value* to *target* (the host) and suspend."""
-        return target.glet.switch(value)  # type: ignore[attr-defined]
+        return target.glet.switch(value)
 
     @property
     def started(self) -> bool:
         return bool(self.glet)
 
-    def frame(self) -> Any:
+    def frame(self) -> FrameType | None:
         """The innermost Python frame of a suspended task (for stack traces)."""
-        return self.glet.gr_frame
+        return self.glet.gr_frame  # type: ignore[no-any-return]
+
+    def kill(self) -> None:
+        """Unwind the task's stack (kernel teardown): its ``finally`` blocks run."""
+        if self.glet and not self.glet.dead:
+            try:
+                self.glet.throw(GreenletExit)
+            except GreenletExit:
+                pass
+
+
+class ThreadContext:
+    """A task on an OS thread of its own: a stack that never moves (C code).
+
+    The thread is started on the first hand-off to it.  It runs only while it
+    holds its baton; handing the CPU on releases the next context's baton (or
+    wakes the main thread for a greenlet) and then waits for its own.
+    """
+
+    __slots__ = ("run", "host", "baton", "thread", "killed")
+
+    def __init__(self, run: Callable[[], Any], host: GreenletContext) -> None:
+        self.run = run
+        #: Where the task goes when its function returns (a greenlet's parent).
+        self.host = host
+        self.baton = threading.Lock()
+        self.baton.acquire()
+        self.thread: threading.Thread | None = None
+        #: Set by kill(): the thread unwinds when it next gets the baton.
+        self.killed = False
+
+    def resume(self) -> None:
+        """Let this context run (start its thread the first time)."""
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._main, name="kernsim-task", daemon=True)
+            self.thread.start()
+        self.baton.release()
+
+    def _main(self) -> None:
+        self.baton.acquire()
+        try:
+            if not self.killed:
+                self.run()
+        except GreenletExit:
+            pass
+        MAIN.hand_to(self.host)
+
+    def _wait(self) -> None:
+        self.baton.acquire()
+        if self.killed:
+            raise GreenletExit
+
+    def transfer_to(self, target: Any) -> Any:
+        if type(target) is GreenletContext:
+            MAIN.hand_to(target)
+        else:
+            target.resume()
+        self._wait()
+
+    def return_to(self, target: Any, value: Any) -> Any:
+        MAIN.hand_to(target)
+        self._wait()
+
+    @property
+    def started(self) -> bool:
+        return self.thread is not None
+
+    def frame(self) -> FrameType | None:
+        if self.thread is None or self.thread.ident is None:
+            return None
+        return sys._current_frames().get(self.thread.ident)
+
+    def kill(self) -> None:
+        """Unwind the task (kernel teardown), from the main thread's host."""
+        if self.thread is None:
+            return
+        if not self.thread.is_alive():
+            return
+        self.killed = True
+        self.baton.release()
+        MAIN.wake.acquire()  # the thread hands the main thread back as it ends
+        MAIN.target = None
+        self.thread.join()
 
 
 class Task:
