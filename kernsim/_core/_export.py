@@ -56,6 +56,11 @@ class Symbol:
     header: str
     #: EXPORT_SYMBOL_GPL: usable only by modules with a GPL-compatible license.
     gpl: bool = False
+    #: The C prototype of a function C modules call (``"long schedule_timeout(long
+    #: timeout)"``): the headers declare it and the C runtime forwards calls to
+    #: ``obj`` (see ``_cdecl``).  None: not callable from C as a function (a C
+    #: macro or inline in the header, or Python-only).
+    c: str | None = None
 
 
 #: Every exported symbol, in registration order.
@@ -79,10 +84,10 @@ _KNOWN_OFFSETS: Final[dict[str, tuple[int, int]]] = {
 }
 
 
-def _register(name: str, obj: Any, kind: str, header: str, gpl: bool) -> None:
+def _register(name: str, obj: Any, kind: str, header: str, gpl: bool, c: str | None = None) -> None:
     if name in EXPORTS:
         raise ValueError(f"kernel symbol {name!r} exported twice")
-    EXPORTS[name] = Symbol(name, obj, kind, header, gpl)
+    EXPORTS[name] = Symbol(name, obj, kind, header, gpl, c)
 
 
 def ksym(fn: F, name: str | None = None) -> F:
@@ -151,7 +156,7 @@ def _make_point_wrapper(fn: Callable[..., Any], name: str) -> Callable[..., Any]
 
 
 def export(header: str, *, kind: str = "func", points: bool = True, gpl: bool = False,
-           name: str | None = None) -> Callable[[F], F]:
+           name: str | None = None, c: str | None = None) -> Callable[[F], F]:
     """Export a kernel function (``EXPORT_SYMBOL``); see the module docstring.
 
     header: the C header declaring it.
@@ -159,6 +164,7 @@ def export(header: str, *, kind: str = "func", points: bool = True, gpl: bool = 
     points: bracket calls with scheduling points.  False for pure functions
         (conversions, ``IS_ERR``...) where another CPU cannot make a difference.
     gpl: ``EXPORT_SYMBOL_GPL``.
+    c: its C prototype, if C modules call it as a function.
     """
 
     def deco(fn: F) -> F:
@@ -166,7 +172,7 @@ def export(header: str, *, kind: str = "func", points: bool = True, gpl: bool = 
         if kind == "func":
             ksym(fn, sym)
         public = _make_point_wrapper(fn, sym) if points else fn
-        _register(sym, public, kind, header, gpl)
+        _register(sym, public, kind, header, gpl, c)
         return public  # type: ignore[return-value]
 
     return deco

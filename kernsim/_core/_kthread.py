@@ -225,7 +225,8 @@ def kthread_run(threadfn: Callable[[Any], int], data: Any, namefmt: str, *args: 
     return task
 
 
-@export("linux/kthread.h")
+@export("linux/kthread.h",
+        c="bool kthread_should_stop(void)")
 def kthread_should_stop() -> bool:
     """True once ``kthread_stop()`` was called on the running kthread."""
     kt = cur.k.current.kthread
@@ -234,7 +235,8 @@ def kthread_should_stop() -> bool:
     return bool(kt.flags & (1 << KTHREAD_SHOULD_STOP))
 
 
-@export("linux/kthread.h")
+@export("linux/kthread.h",
+        c="int kthread_stop(struct task_struct *k)")
 def kthread_stop(k: Any) -> int:
     """Ask kthread *k* to stop and wait (uninterruptibly) until it exits;
     return its thread function's result, or -EINTR if it never ran."""

@@ -620,7 +620,8 @@ def resolve_task(p: Any) -> Any:
     return cur.k.current if p is current else p
 
 
-@export("linux/sched.h", points=False)
+@export("linux/sched.h", points=False,
+        c="struct task_struct *get_current(void)")
 def get_current() -> Task:
     """The running task (``get_current()``; ``current`` in C)."""
     return cur.k.current
@@ -638,14 +639,16 @@ def __set_current_state(state_value: int) -> None:
     cur.k.current.state = state_value
 
 
-@export("linux/sched.h")
+@export("linux/sched.h",
+        c="void schedule(void)")
 def schedule() -> None:
     """Give up the CPU: block until woken unless the task is RUNNING (or a
     signal is pending for its interruptible state)."""
     cur.k.schedule_core()
 
 
-@export("linux/sched.h")
+@export("linux/sched.h",
+        c="int wake_up_process(struct task_struct *p)")
 def wake_up_process(p: Task) -> int:
     """Wake *p* if it sleeps in TASK_INTERRUPTIBLE or TASK_UNINTERRUPTIBLE
     (incl. killable, idle, and a kthread that was never started).  Returns 1
@@ -653,13 +656,15 @@ def wake_up_process(p: Task) -> int:
     return cur.k.try_to_wake_up(resolve_task(p), TASK_NORMAL)
 
 
-@export("linux/sched.h")
+@export("linux/sched.h",
+        c="int wake_up_state(struct task_struct *p, unsigned int state)")
 def wake_up_state(p: Task, state: int) -> int:
     """Wake *p* if its state has a bit of *state*; 1 if woken."""
     return cur.k.try_to_wake_up(resolve_task(p), state)
 
 
-@export("linux/sched/signal.h", name="signal_pending")
+@export("linux/sched/signal.h", name="signal_pending",
+        c="int signal_pending(struct task_struct *p)")
 def _signal_pending(p: Task) -> int:
     """Is a signal (or kthread_stop's TIF_NOTIFY_SIGNAL) pending for *p*?"""
     return int(signal_pending(resolve_task(p)))

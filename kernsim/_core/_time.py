@@ -97,7 +97,8 @@ jiffies: Final = _Jiffies()
 export_values(__name__, "linux/jiffies.h", {"jiffies": jiffies})
 
 
-@export("linux/jiffies.h", points=False)
+@export("linux/jiffies.h", points=False,
+        c="u64 get_jiffies_64(void)")
 def get_jiffies_64() -> int:
     """The current jiffies value."""
     return cur.k.jiffies
@@ -142,7 +143,8 @@ def _to_jiffies(n: int, per_sec: int, hz: int) -> int:
     return -(-n * hz // per_sec)
 
 
-@export("linux/jiffies.h", points=False)
+@export("linux/jiffies.h", points=False,
+        c="unsigned long msecs_to_jiffies(const unsigned int m)")
 def msecs_to_jiffies(m: int) -> int:
     """Milliseconds to jiffies, rounded up; a negative value (as int) is "forever"."""
     m &= UINT_MASK
@@ -151,7 +153,8 @@ def msecs_to_jiffies(m: int) -> int:
     return _to_jiffies(m, MSEC_PER_SEC, cur.k.hz if cur.k else 250)
 
 
-@export("linux/jiffies.h", points=False)
+@export("linux/jiffies.h", points=False,
+        c="unsigned long usecs_to_jiffies(const unsigned int u)")
 def usecs_to_jiffies(u: int) -> int:
     """Microseconds to jiffies, rounded up; beyond what MAX_JIFFY_OFFSET
     jiffies hold (as jiffies_to_usecs reports it) is "forever"."""
@@ -188,13 +191,15 @@ def _from_jiffies(j: int, per_sec: int, hz: int) -> int:
     return n // den
 
 
-@export("linux/jiffies.h", points=False)
+@export("linux/jiffies.h", points=False,
+        c="unsigned int jiffies_to_msecs(const unsigned long j)")
 def jiffies_to_msecs(j: int) -> int:
     """Jiffies to milliseconds (exact when HZ divides 1000, else rounded up), as unsigned int."""
     return _from_jiffies(int(j) & ULONG_MASK, MSEC_PER_SEC, cur.k.hz if cur.k else 250) & UINT_MASK
 
 
-@export("linux/jiffies.h", points=False)
+@export("linux/jiffies.h", points=False,
+        c="unsigned int jiffies_to_usecs(const unsigned long j)")
 def jiffies_to_usecs(j: int) -> int:
     """Jiffies to microseconds, as unsigned int."""
     return _from_jiffies(int(j) & ULONG_MASK, USEC_PER_SEC, cur.k.hz if cur.k else 250) & UINT_MASK
@@ -213,7 +218,8 @@ def process_timeout(timer: Timer) -> None:
 ksym(process_timeout)
 
 
-@export("linux/sched.h")
+@export("linux/sched.h",
+        c="long schedule_timeout(long timeout)")
 def schedule_timeout(timeout: int) -> int:
     """Sleep until woken or *timeout* jiffies have passed, in the state the caller
     set.  Returns the jiffies left (0 if the time ran out).  Does not set the
@@ -248,31 +254,36 @@ def _timeout_in_state(state: int, timeout: int) -> int:
     return _schedule_timeout(timeout)
 
 
-@export("linux/sched.h")
+@export("linux/sched.h",
+        c="long schedule_timeout_interruptible(long timeout)")
 def schedule_timeout_interruptible(timeout: int) -> int:
     """``schedule_timeout`` in TASK_INTERRUPTIBLE."""
     return _timeout_in_state(TASK_INTERRUPTIBLE, timeout)
 
 
-@export("linux/sched.h")
+@export("linux/sched.h",
+        c="long schedule_timeout_uninterruptible(long timeout)")
 def schedule_timeout_uninterruptible(timeout: int) -> int:
     """``schedule_timeout`` in TASK_UNINTERRUPTIBLE."""
     return _timeout_in_state(TASK_UNINTERRUPTIBLE, timeout)
 
 
-@export("linux/sched.h")
+@export("linux/sched.h",
+        c="long schedule_timeout_killable(long timeout)")
 def schedule_timeout_killable(timeout: int) -> int:
     """``schedule_timeout`` in TASK_KILLABLE."""
     return _timeout_in_state(TASK_KILLABLE, timeout)
 
 
-@export("linux/sched.h")
+@export("linux/sched.h",
+        c="long schedule_timeout_idle(long timeout)")
 def schedule_timeout_idle(timeout: int) -> int:
     """``schedule_timeout`` in TASK_IDLE."""
     return _timeout_in_state(TASK_IDLE, timeout)
 
 
-@export("linux/delay.h")
+@export("linux/delay.h",
+        c="void msleep(unsigned int msecs)")
 def msleep(msecs: int) -> None:
     """Sleep at least *msecs* ms, uninterruptibly (``D``): ``msecs_to_jiffies(msecs) + 1``
     jiffies, re-sleeping for the rest after an early wake-up."""
@@ -284,7 +295,8 @@ def msleep(msecs: int) -> None:
         timeout = _schedule_timeout(timeout)
 
 
-@export("linux/delay.h")
+@export("linux/delay.h",
+        c="unsigned long msleep_interruptible(unsigned int msecs)")
 def msleep_interruptible(msecs: int) -> int:
     """Sleep in ``S`` until the time is up or a signal is pending; returns the
     milliseconds left (0 if it slept fully).  A plain wake-up does not end it."""
@@ -299,7 +311,8 @@ def msleep_interruptible(msecs: int) -> int:
     return _jiffies_to_msecs(timeout)
 
 
-@export("linux/delay.h")
+@export("linux/delay.h",
+        c="void ssleep(unsigned int seconds)")
 def ssleep(seconds: int) -> None:
     """``msleep(seconds * 1000)``."""
     msleep.__wrapped__(seconds * 1000)  # type: ignore[attr-defined]

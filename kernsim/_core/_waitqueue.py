@@ -238,7 +238,8 @@ def init_wait(wq_entry: wait_queue_entry) -> None:
     init_wait_entry(wq_entry, 0)
 
 
-@export("linux/wait.h", points=False)
+@export("linux/wait.h", points=False,
+        c="void init_wait_entry(struct wait_queue_entry *wq_entry, int flags)")
 def init_wait_entry(wq_entry: wait_queue_entry, flags: int) -> None:
     """flags := *flags*, private := current, func := autoremove, link := unqueued."""
     wq_entry.flags = flags
@@ -265,7 +266,8 @@ def init_waitqueue_func_entry(wq_entry: wait_queue_entry, func: WakeFunc) -> Non
 
 # -- queue manipulation ---------------------------------------------------------
 
-@export("linux/wait.h")
+@export("linux/wait.h",
+        c="void add_wait_queue(struct wait_queue_head *wq_head, struct wait_queue_entry *wq_entry)")
 def add_wait_queue(wq_head: wait_queue_head, wq_entry: wait_queue_entry) -> None:
     """Queue a non-exclusive entry at the head (unconditionally)."""
     _check_head(wq_head)
@@ -273,7 +275,8 @@ def add_wait_queue(wq_head: wait_queue_head, wq_entry: wait_queue_entry) -> None
     __add_wait_queue(wq_head, wq_entry)
 
 
-@export("linux/wait.h")
+@export("linux/wait.h",
+        c="void add_wait_queue_exclusive(struct wait_queue_head *wq_head, struct wait_queue_entry *wq_entry)")
 def add_wait_queue_exclusive(wq_head: wait_queue_head, wq_entry: wait_queue_entry) -> None:
     """Queue an exclusive entry at the tail (unconditionally)."""
     _check_head(wq_head)
@@ -281,7 +284,8 @@ def add_wait_queue_exclusive(wq_head: wait_queue_head, wq_entry: wait_queue_entr
     __add_wait_queue_entry_tail(wq_head, wq_entry)
 
 
-@export("linux/wait.h", gpl=True)
+@export("linux/wait.h", gpl=True,
+        c="void add_wait_queue_priority(struct wait_queue_head *wq_head, struct wait_queue_entry *wq_entry)")
 def add_wait_queue_priority(wq_head: wait_queue_head, wq_entry: wait_queue_entry) -> None:
     """Queue an exclusive priority entry at the head, in front of normal waiters."""
     _check_head(wq_head)
@@ -289,7 +293,8 @@ def add_wait_queue_priority(wq_head: wait_queue_head, wq_entry: wait_queue_entry
     __add_wait_queue(wq_head, wq_entry)
 
 
-@export("linux/wait.h")
+@export("linux/wait.h",
+        c="void remove_wait_queue(struct wait_queue_head *wq_head, struct wait_queue_entry *wq_entry)")
 def remove_wait_queue(wq_head: wait_queue_head, wq_entry: wait_queue_entry) -> None:
     """Unlink *wq_entry*, leaving its link poisoned (``list_del``)."""
     _check_head(wq_head)
@@ -303,7 +308,8 @@ def remove_wait_queue(wq_head: wait_queue_head, wq_entry: wait_queue_entry) -> N
     wq_entry.next = wq_entry.prev = LIST_POISON
 
 
-@export("linux/wait.h")
+@export("linux/wait.h",
+        c="void prepare_to_wait(struct wait_queue_head *wq_head, struct wait_queue_entry *wq_entry, int state)")
 def prepare_to_wait(wq_head: wait_queue_head, wq_entry: wait_queue_entry, state: int) -> None:
     """Clear EXCLUSIVE; queue *wq_entry* at the head if it is not queued; set the
     task state.  Then test the condition and ``schedule()``; ``finish_wait()`` after."""
@@ -316,7 +322,8 @@ def prepare_to_wait(wq_head: wait_queue_head, wq_entry: wait_queue_entry, state:
     task.blocked_on = wq_head
 
 
-@export("linux/wait.h")
+@export("linux/wait.h",
+        c="bool prepare_to_wait_exclusive(struct wait_queue_head *wq_head, struct wait_queue_entry *wq_entry, int state)")
 def prepare_to_wait_exclusive(wq_head: wait_queue_head, wq_entry: wait_queue_entry, state: int) -> bool:
     """Set EXCLUSIVE; queue at the tail if not queued; set the state.  True if
     it queued the entry on an empty queue (it is the first waiter)."""
@@ -332,7 +339,8 @@ def prepare_to_wait_exclusive(wq_head: wait_queue_head, wq_entry: wait_queue_ent
     return was_empty
 
 
-@export("linux/wait.h")
+@export("linux/wait.h",
+        c="long prepare_to_wait_event(struct wait_queue_head *wq_head, struct wait_queue_entry *wq_entry, int state)")
 def prepare_to_wait_event(wq_head: wait_queue_head, wq_entry: wait_queue_entry, state: int) -> int:
     """The wait_event*() step: with a signal pending for *state*, dequeue the
     entry and return -ERESTARTSYS (state unchanged); else queue it if needed
@@ -358,7 +366,8 @@ def prepare_to_wait_event(wq_head: wait_queue_head, wq_entry: wait_queue_entry, 
     return 0
 
 
-@export("linux/wait.h")
+@export("linux/wait.h",
+        c="void finish_wait(struct wait_queue_head *wq_head, struct wait_queue_entry *wq_entry)")
 def finish_wait(wq_head: wait_queue_head, wq_entry: wait_queue_entry) -> None:
     """Set the task RUNNING and dequeue *wq_entry* if a wake-up has not already."""
     task = cur.k.current
@@ -395,13 +404,15 @@ def wq_has_single_sleeper(wq_head: wait_queue_head) -> bool:
 
 # -- wake functions -----------------------------------------------------------
 
-@export("linux/wait.h", points=False)
+@export("linux/wait.h", points=False,
+        c="int default_wake_function(struct wait_queue_entry *wq_entry, unsigned mode, int flags, void *key)")
 def default_wake_function(wq_entry: wait_queue_entry, mode: int, wake_flags: int, key: Any) -> int:
     """``try_to_wake_up(wq_entry->private, mode)``: 1 if the task was woken."""
     return cur.k.try_to_wake_up(wq_entry.private, mode)
 
 
-@export("linux/wait.h", points=False)
+@export("linux/wait.h", points=False,
+        c="int autoremove_wake_function(struct wait_queue_entry *wq_entry, unsigned mode, int sync, void *key)")
 def autoremove_wake_function(wq_entry: wait_queue_entry, mode: int, sync: int, key: Any) -> int:
     """As default_wake_function, and dequeue the entry -- only if it woke the task."""
     ret = cur.k.try_to_wake_up(wq_entry.private, mode)
@@ -410,7 +421,8 @@ def autoremove_wake_function(wq_entry: wait_queue_entry, mode: int, sync: int, k
     return ret
 
 
-@export("linux/wait.h", points=False)
+@export("linux/wait.h", points=False,
+        c="int woken_wake_function(struct wait_queue_entry *wq_entry, unsigned mode, int sync, void *key)")
 def woken_wake_function(wq_entry: wait_queue_entry, mode: int, sync: int, key: Any) -> int:
     """Set WQ_FLAG_WOKEN (always), then wake as default_wake_function; never dequeues."""
     wq_entry.flags |= WQ_FLAG_WOKEN
@@ -448,7 +460,8 @@ def __wake_up_common(wq_head: wait_queue_head, mode: int, nr_exclusive: int, wak
     return nr_exclusive
 
 
-@export("linux/wait.h", name="__wake_up")
+@export("linux/wait.h", name="__wake_up",
+        c="int __wake_up(struct wait_queue_head *wq_head, unsigned int mode, int nr, void *key)")
 def __wake_up(wq_head: wait_queue_head, mode: int, nr_exclusive: int, key: Any) -> int:
     """Wake waiters in *mode*; returns the number of exclusive tasks woken."""
     if wq_head is None:
@@ -509,7 +522,8 @@ def wake_up_interruptible_poll(wq_head: wait_queue_head, mask: int) -> int:
 
 # -- wait_woken ---------------------------------------------------------------
 
-@export("linux/wait.h")
+@export("linux/wait.h",
+        c="long wait_woken(struct wait_queue_entry *wq_entry, unsigned mode, long timeout)")
 def wait_woken(wq_entry: wait_queue_entry, mode: int, timeout: int) -> int:
     """Sleep in *mode* for up to *timeout* jiffies unless *wq_entry* was already
     woken (WQ_FLAG_WOKEN) or the caller is a kthread being stopped; then clear
