@@ -39,8 +39,9 @@ def insmod(kernel: Any, image: ModuleImage, argument: str, params: str, tty: Tty
     try:
         ret = kernel.sys_init_module(image, params)
     except LoadFailed as exc:
-        tty(str(exc))
-        ret = -ENOEXEC
+        if exc.tty:
+            tty(str(exc))
+        ret = -exc.errno
     if ret < 0:
         tty(f"insmod: ERROR: could not insert module {argument}: {insmod_error_text(-ret)}")
         return 1

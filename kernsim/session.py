@@ -161,7 +161,8 @@ class Session:
             exit_codes.append(task.exit_code)
             k.request_stop()
 
-        task = k.spawn_process(comm, lambda: main(self.stderr), tty=self.stderr, on_exit=on_exit)
+        task = k.spawn_process(comm, lambda: main(self.stderr), tty=self.stderr, on_exit=on_exit,
+                               native=self.image.native)
         self._waiting, self._waiting_hung = task, False
         timeout = self.options.hung_task_timeout
         # The detector reports a task stuck since just after one scan at the

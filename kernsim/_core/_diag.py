@@ -29,7 +29,7 @@ from types import CodeType, FrameType, TracebackType
 from typing import Any, Callable, Final
 
 from ._bug import KernelBug, NullPointerDereference, PageFault
-from ._export import KSYMS, ksym
+from ._export import FRAME_EXPANDERS, KSYMS, ksym
 from ._printk import KERN_ALERT, KERN_DEFAULT, KERN_EMERG, KERN_ERR, KERN_INFO, KERN_WARNING
 from ._sched import MAX_SCHEDULE_TIMEOUT, NSEC_PER_SEC, TaskKill
 from ._states import TASK_INTERRUPTIBLE, TASK_NOLOAD, TASK_UNINTERRUPTIBLE, TASK_WAKEKILL
@@ -129,26 +129,35 @@ class Diagnostics:
         name = code.co_name.strip("<>")
         return f"{name}+{off:#x}/{size:#x} [{module.name}]"
 
+    def _frame_lines(self, frame: FrameType, lineno: int | None, out: list[str]) -> None:
+        expand = FRAME_EXPANDERS.get(frame.f_code)
+        if expand is not None:
+            for line in expand(frame):
+                # A C function seen from both sides of a call (where it called
+                # the kernel, and as the function a guard entered) shows once.
+                if not out or out[-1].split("+")[0] != line.split("+")[0]:
+                    out.append(line)
+            return
+        sym = self.frame_symbol(frame.f_code, lineno)
+        if sym is not None:
+            out.append(sym)
+
     def trace_from_frame(self, frame: FrameType | None) -> list[str]:
         """Symbols of a frame chain, innermost first."""
-        out = []
+        out: list[str] = []
         while frame is not None:
-            sym = self.frame_symbol(frame.f_code, frame.f_lineno)
-            if sym is not None:
-                out.append(sym)
+            self._frame_lines(frame, frame.f_lineno, out)
             frame = frame.f_back
         return out
 
     def trace_from_traceback(self, tb: TracebackType | None) -> list[str]:
         frames = []
         while tb is not None:
-            frames.append((tb.tb_frame.f_code, tb.tb_lineno))
+            frames.append((tb.tb_frame, tb.tb_lineno))
             tb = tb.tb_next
-        out = []
-        for code, lineno in reversed(frames):
-            sym = self.frame_symbol(code, lineno)
-            if sym is not None:
-                out.append(sym)
+        out: list[str] = []
+        for frame, lineno in reversed(frames):
+            self._frame_lines(frame, lineno, out)
         # The frames above the one that caught the exception (the task's base).
         return out
 

@@ -69,6 +69,11 @@ EXPORTS: Final[dict[str, Symbol]] = {}
 #: Code objects of kernel functions -> (symbol, offset, size) for stack traces.
 KSYMS: Final[dict[CodeType, tuple[str, int, int]]] = {}
 
+#: Code objects whose frames stand for other code in stack traces -> a function
+#: of the frame giving its trace lines, innermost first (the C module frames
+#: around a call from C into the kernel: see ``kernsim.cmodule``).
+FRAME_EXPANDERS: Final[dict[CodeType, Callable[[Any], list[str]]]] = {}
+
 #: Sizes/offsets of well-known kernel functions as a real x86-64 6.1 kernel
 #: prints them (from the oracle's hung-task traces); others get sizes derived
 #: from their Python source length.

@@ -125,9 +125,10 @@ class Kernel(Kthreads, ModuleLoader, Diagnostics, PrintkLog, Scheduler):
 
     def spawn_process(self, comm: str, main: Callable[[], int], *,
                       tty: Callable[[str], None] | None = None,
-                      on_exit: Callable[[Task], None] | None = None) -> Task:
-        """Start a user process (``insmod``, ``rmmod``...) as a child of init."""
-        task = self.spawn(comm, main, parent=self.init_task, user=True)
+                      on_exit: Callable[[Task], None] | None = None, native: bool = False) -> Task:
+        """Start a user process (``insmod``, ``rmmod``...) as a child of init;
+        *native* if it will run C module code (a C module's init or exit)."""
+        task = self.spawn(comm, main, parent=self.init_task, user=True, native=native)
         task.tty = tty
         task.on_exit = on_exit
         return task

@@ -26,7 +26,7 @@ from ._current import cur
 from ._errno import EINTR, ERR_PTR, ErrPtr
 from ._export import export, ksym
 from ._printk import format_printf
-from ._sched import MAX_SCHEDULE_TIMEOUT, resolve_task, schedule
+from ._sched import MAX_SCHEDULE_TIMEOUT, resolve_task, schedule, wake_up_process
 from ._states import (
     TASK_INTERRUPTIBLE,
     TASK_KILLABLE,
@@ -121,7 +121,8 @@ class Kthreads:
 
     def create_kthread(self, create: _CreateRequest) -> None:
         k: Any = self
-        task = k.spawn(k.kthreadd_task.comm, lambda: kthread(k, create), parent=k.kthreadd_task)
+        task = k.spawn(k.kthreadd_task.comm, lambda: kthread(k, create), parent=k.kthreadd_task,
+                       native=getattr(create.threadfn, "native", False))
         task.module = k.module_of(create.threadfn)
 
 
@@ -216,12 +217,13 @@ def kthread_create(threadfn: Callable[[Any], int], data: Any, namefmt: str, *arg
     return _create(threadfn, data, namefmt, args)
 
 
-@export("linux/kthread.h", kind="macro")
+@export("linux/kthread.h", kind="macro", points=False)
 def kthread_run(threadfn: Callable[[Any], int], data: Any, namefmt: str, *args: Any) -> Any:
-    """``kthread_create`` then ``wake_up_process``: the thread starts running."""
-    task = _create(threadfn, data, namefmt, args)
+    """``kthread_create`` then ``wake_up_process``: the thread starts running.
+    A macro of two kernel calls, as in C (so two scheduling points)."""
+    task = kthread_create(threadfn, data, namefmt, *args)
     if type(task) is not ErrPtr:
-        cur.k.try_to_wake_up(task, TASK_NORMAL)
+        wake_up_process(task)
     return task
 
 

@@ -60,7 +60,14 @@ def module_name_of(path: str) -> str:
 
 
 class ModuleImage:
-    """A built module: what ``insmod`` reads from disk (for Python: compiled code)."""
+    """A built module: what ``insmod`` reads from disk (for Python: compiled code).
+
+    A C module's image (``kernsim.cmodule.loader.CModuleImage``) has the same
+    face: ``name``, ``path``, ``display_path``, ``native`` and ``load_into``.
+    """
+
+    #: Its code needs tasks with real stacks (C); Python modules run on greenlets.
+    native = False
 
     def __init__(self, path: str, code: CodeType, source: str) -> None:
         self.path = os.path.abspath(path)
@@ -89,6 +96,14 @@ class ModuleImage:
         except ValueError as exc:
             raise ModuleBuildError(f"{path}: error: {exc}") from None
         return cls(path, code, source)
+
+    def load_into(self, mod: Module) -> None:
+        """Run the module body in a fresh namespace: the Python counterpart of
+        a C module's static data and macros (MODULE_LICENSE, module_init...),
+        which register with *mod*.  Raises what the body raises."""
+        mod.namespace = {"__name__": f"kernsim.modules.{mod.name}", "__file__": self.path,
+                         "__builtins__": builtins}
+        exec(self.code, mod.namespace)
 
 
 class Module:
@@ -124,7 +139,14 @@ class Module:
 
 
 class LoadFailed(Exception):
-    """The module body raised: the load fails (ENOEXEC) with this explanation."""
+    """The module cannot be loaded: ``init_module`` fails with ``errno``.
+
+    ``str()`` is the explanation insmod's user sees (for a Python module whose
+    body raised); ``tty`` False when the kernel and kmod say it themselves.
+    """
+
+    errno = ENOEXEC
+    tty = True
 
 
 class ModuleLoader:
@@ -148,6 +170,9 @@ class ModuleLoader:
         return self.modules_by_path.get(code.co_filename)
 
     def module_of(self, fn: Any) -> Module | None:
+        mod = getattr(fn, "kernsim_module", None)  # a C function of a module
+        if mod is not None:
+            return mod  # type: ignore[no-any-return]
         code = getattr(fn, "__code__", None)
         return self.modules_by_path.get(code.co_filename) if code is not None else None
 
@@ -167,16 +192,13 @@ class ModuleLoader:
         mod = Module(image, self._module_base)
         self.modules[mod.name] = mod
         self.modules_by_path[image.path] = mod
-        # The module body: the Python counterpart of the static data and macros
-        # of a C module (MODULE_LICENSE, module_init...).
-        mod.namespace = {"__name__": f"kernsim.modules.{mod.name}", "__file__": image.path,
-                         "__builtins__": builtins}
         self.loading = mod
         try:
-            exec(image.code, mod.namespace)
+            image.load_into(mod)
         except BaseException as exc:
             self._free_module(mod)
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)) or type(exc).__name__ == "GreenletExit":
+            if isinstance(exc, (KeyboardInterrupt, SystemExit, LoadFailed)) or \
+                    type(exc).__name__ == "GreenletExit":
                 raise
             raise LoadFailed(_describe_body_failure(image, exc)) from None
         finally:

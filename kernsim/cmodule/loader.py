@@ -1,0 +1,169 @@
+"""Loading a C module (``NAME.ko``) into the simulated kernel.
+
+A ``.ko`` is an ELF relocatable object, as kbuild makes it.  Each load links
+it into a shared object of its own (a fresh copy of its data: ``int i = 0``
+is 0 again after a reload) and opens it; its undefined kernel symbols
+resolve against kernsim's C runtime.  Its ``init_module``/``cleanup_module``
+become the module's init and exit, run inside a guard on a task with a real
+stack (``ThreadContext``); its ``.modinfo`` is what ``modinfo`` shows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Final
+
+from cffi import FFI
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
+from .._core._current import cur
+from .._core._errno import ENOENT
+from .._core._module import LoadFailed, Module, ModuleBuildError, module_name_of
+from .._core._printk import KERN_WARNING
+from .bridge import CFunction, bridge
+
+_load_counter = itertools.count(1)
+_EM_X86_64: Final = "EM_X86_64"
+
+
+class InvalidModuleFormat(LoadFailed):
+    """Not a loadable module: insmod says ``Invalid module format`` (ENOEXEC)."""
+
+    tty = False
+
+
+class UnknownSymbol(LoadFailed):
+    """The module uses a kernel symbol kernsim does not provide: the kernel
+    logs ``NAME: Unknown symbol SYM (err -2)`` and insmod fails with ENOENT."""
+
+    errno = ENOENT
+    tty = False
+
+    def __init__(self, module: str, symbol: str) -> None:
+        super().__init__(f"{module}: Unknown symbol {symbol} (err -2)")
+        self.symbol = symbol
+        cur.k.printk_ln(KERN_WARNING, str(self))
+
+
+def read_modinfo(path: str) -> list[tuple[str, str]]:
+    """The ``.modinfo`` tags of an ELF object, in section order."""
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        sec = elf.get_section_by_name(".modinfo")
+        if sec is None:
+            return []
+        data = sec.data()
+    out = []
+    for item in data.split(b"\0"):
+        if b"=" in item:
+            tag, _, value = item.partition(b"=")
+            out.append((tag.decode("utf-8", "replace"), value.decode("utf-8", "replace")))
+    return out
+
+
+def _check_elf(path: str) -> None:
+    try:
+        with open(path, "rb") as f:
+            elf = ELFFile(f)
+            if elf.elfclass != 64 or elf["e_machine"] != _EM_X86_64 or elf["e_type"] != "ET_REL":
+                raise InvalidModuleFormat(f"{path}: not an x86-64 relocatable object")
+            if elf.get_section_by_name(".modinfo") is None:
+                raise InvalidModuleFormat(f"{path}: no .modinfo section")
+    except (ELFError, OSError, ValueError, KeyError) as exc:
+        raise InvalidModuleFormat(f"{path}: {exc}") from None
+
+
+class CModuleImage:
+    """A built C module, as insmod reads it from disk."""
+
+    native = True
+
+    def __init__(self, path: str) -> None:
+        self.path = os.path.abspath(path)
+        self.display_path = path
+        if not os.path.isfile(path):
+            raise ModuleBuildError(f"{path}: No such file or directory")
+        try:
+            self.modinfo = read_modinfo(path)
+        except (ELFError, OSError, ValueError):
+            self.modinfo = []
+        name = next((v for t, v in self.modinfo if t == "name"), None)
+        self.name = name or module_name_of(path)
+
+    def load_into(self, mod: Module) -> None:
+        """Link, open and bind the module's entry points (init_module's work)."""
+        _check_elf(self.path)
+        b = bridge()
+        so = _link(self.path, self.name)
+        try:
+            values, functions = _elf_functions(str(so))
+            mffi = FFI()
+            mffi.cdef("int init_module(void); void cleanup_module(void);")
+            try:
+                lib = mffi.dlopen(str(so), mffi.RTLD_NOW | mffi.RTLD_LOCAL)
+            except OSError as exc:
+                m = re.search(r"undefined symbol: (\w+)", str(exc))
+                if m:
+                    raise UnknownSymbol(self.name, m.group(1)) from None
+                raise InvalidModuleFormat(f"{self.path}: {exc}") from None
+        finally:
+            so.unlink(missing_ok=True)  # the mapping stays; the file is not needed
+        mod.native_handle = (mffi, lib)  # keeps the library open
+        init = _entry(mffi, lib, "init_module")
+        exit_ = _entry(mffi, lib, "cleanup_module")
+        anchor = ("init_module", init) if init else ("cleanup_module", exit_) if exit_ else None
+        if anchor is not None and anchor[0] in values:
+            base = anchor[1] - values[anchor[0]]
+            b.symbols.extend((base + value, base + value + max(size, 1), name, self.name)
+                             for name, value, size in functions)
+        mod.modinfo = list(self.modinfo)
+        if init:
+            mod.init = CFunction(b, b.ffi.cast("int (*)(void)", init), "init", mod)
+        if exit_:
+            mod.exit = CFunction(b, b.ffi.cast("void (*)(void)", exit_), "exit", mod)
+
+
+def _entry(mffi: FFI, lib: Any, name: str) -> int:
+    try:
+        return int(mffi.cast("uintptr_t", getattr(lib, name)))
+    except AttributeError:
+        return 0
+
+
+def _link(ko: str, name: str) -> Path:
+    """A fresh shared object of the module (its own copy of the module's data)."""
+    out_dir = Path(tempfile.gettempdir()) / f"kernsim-{os.getuid()}-modules"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    so = out_dir / f"{name}-{os.getpid()}-{next(_load_counter)}.so"
+    r = subprocess.run([os.environ.get("CC", "gcc"), "-shared", "-o", str(so), ko],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise InvalidModuleFormat(f"{ko}: {r.stderr.strip()}")
+    return so
+
+
+def _elf_functions(path: str) -> tuple[dict[str, int], list[tuple[str, int, int]]]:
+    """The function symbols of an ELF file: name -> value, and (name, value,
+    size) once per address -- an alias (init_module, cleanup_module) loses to
+    the module's own name for the function, as the kernel's kallsyms shows it."""
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        symtab = elf.get_section_by_name(".symtab")
+        values: dict[str, int] = {}
+        by_value: dict[int, tuple[str, int, int]] = {}
+        if symtab is None:
+            return values, []
+        for s in symtab.iter_symbols():
+            if s["st_info"]["type"] != "STT_FUNC" or not s["st_value"]:
+                continue
+            values[s.name] = s["st_value"]
+            old = by_value.get(s["st_value"])
+            if old is None or old[0] in ("init_module", "cleanup_module"):
+                by_value[s["st_value"]] = (s.name, s["st_value"], s["st_size"])
+        return values, list(by_value.values())

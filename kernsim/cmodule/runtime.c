@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kernsim's C runtime: what a C module's calls into "the kernel" land on.
+ *
+ * Every kernel function a module calls is defined here as a forwarder to the
+ * simulated kernel's Python implementation, through the table kernsim_ops that
+ * the loader fills with cffi callbacks (the forwarders themselves are
+ * generated from the list of exported symbols and appended to this file).
+ *
+ * Module code runs inside a *guard* (kernsim_call_*): a sigsetjmp frame on
+ * the task's own stack.  Two things leave module code through it:
+ *   - a fault (SIGSEGV, SIGBUS, SIGFPE, SIGILL) in module code: the signal
+ *     handler records where and jumps back, and the kernel prints an oops;
+ *   - an unwind the kernel asked for (an oops raised in kernel code called by
+ *     the module, the task being killed, the kernel torn down): the Python side
+ *     sets kernsim_unwinding and the forwarder jumps back as the call returns.
+ * Only module C frames lie between a guard and the forwarder that jumps, so no
+ * Python frame is ever skipped.
+ *
+ * This file is built with the system's headers into one shared library per
+ * process (loaded RTLD_GLOBAL); module objects are linked into their own
+ * shared objects whose undefined kernel symbols resolve against it.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+#include <ucontext.h>
+
+typedef unsigned long long u64;
+struct task_struct;
+struct wait_queue_head;
+struct wait_queue_entry;
+struct lock_class_key;
+typedef int (*wait_queue_func_t)(struct wait_queue_entry *, unsigned, int, void *);
+
+/* One argument of a printk-style call, unpacked from a va_list by its conversion. */
+struct kernsim_arg {
+	int kind;		/* KERNSIM_ARG_* */
+	long long i;		/* integers (already of the conversion's C type) */
+	const void *p;		/* strings and pointers */
+};
+#define KERNSIM_ARG_INT		0
+#define KERNSIM_ARG_UINT	1
+#define KERNSIM_ARG_STR		2
+#define KERNSIM_ARG_PTR		3
+#define KERNSIM_MAX_ARGS	32
+
+struct kernsim_fault {
+	int sig;
+	int code;
+	unsigned long addr;	/* si_addr: the address accessed */
+	unsigned long ip;	/* where module code was */
+};
+
+struct kernsim_frame {
+	sigjmp_buf env;
+	struct kernsim_frame *prev;
+	struct kernsim_fault *fault;
+};
+
+static __thread struct kernsim_frame *kernsim_top;
+static __thread int kernsim_unwinding;
+/* The return address of the module's last call into the kernel (for traces). */
+static __thread void *kernsim_caller;
+
+#include "ops.h"	/* struct kernsim_ops: generated */
+
+struct kernsim_ops kernsim_ops;
+
+void kernsim_request_unwind(void)
+{
+	kernsim_unwinding = 1;
+}
+
+void *kernsim_last_caller(void)
+{
+	return kernsim_caller;
+}
+
+static void kernsim_unwind(void)
+{
+	kernsim_unwinding = 0;
+	siglongjmp(kernsim_top->env, 2);
+}
+
+#define KERNSIM_ENTER() (kernsim_caller = __builtin_return_address(0))
+#define KERNSIM_LEAVE() do { if (__builtin_expect(kernsim_unwinding, 0) && kernsim_top) kernsim_unwind(); } while (0)
+
+/* -- guards: 0 returned normally, 1 faulted (signal), 2 unwound -------------- */
+
+#define KERNSIM_GUARD(call)						\
+	struct kernsim_frame frame;					\
+	int how;							\
+	frame.prev = kernsim_top;					\
+	frame.fault = fault;						\
+	how = sigsetjmp(frame.env, 1);					\
+	if (how == 0) {							\
+		kernsim_top = &frame;					\
+		call;							\
+	}								\
+	kernsim_top = frame.prev;					\
+	return how
+
+int kernsim_call_init(int (*fn)(void), struct kernsim_fault *fault, int *ret)
+{
+	KERNSIM_GUARD(*ret = fn());
+}
+
+int kernsim_call_exit(void (*fn)(void), struct kernsim_fault *fault)
+{
+	KERNSIM_GUARD(fn());
+}
+
+int kernsim_call_threadfn(int (*fn)(void *), void *data, struct kernsim_fault *fault, int *ret)
+{
+	KERNSIM_GUARD(*ret = fn(data));
+}
+
+int kernsim_call_wake(wait_queue_func_t fn, struct wait_queue_entry *entry, unsigned mode,
+		      int flags, void *key, struct kernsim_fault *fault, int *ret)
+{
+	KERNSIM_GUARD(*ret = fn(entry, mode, flags, key));
+}
+
+/* -- faults in module code ------------------------------------------------ */
+
+static struct sigaction kernsim_old[32];
+static const int kernsim_fault_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL };
+
+static void kernsim_fault_handler(int sig, siginfo_t *si, void *ucv)
+{
+	struct kernsim_frame *frame = kernsim_top;
+	ucontext_t *uc = ucv;
+
+	if (frame == NULL) {
+		/* Not in module code: whoever handled it before (Python's
+		 * faulthandler, or the default action) gets it. */
+		struct sigaction *old = &kernsim_old[sig];
+
+		if (old->sa_flags & SA_SIGINFO) {
+			old->sa_sigaction(sig, si, ucv);
+			return;
+		}
+		if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+			old->sa_handler(sig);
+			return;
+		}
+		sigaction(sig, old, NULL);
+		return;	/* the instruction faults again, with the old action */
+	}
+	frame->fault->sig = sig;
+	frame->fault->code = si->si_code;
+	frame->fault->addr = (unsigned long)si->si_addr;
+	frame->fault->ip = (unsigned long)uc->uc_mcontext.gregs[REG_RIP];
+	siglongjmp(frame->env, 1);
+}
+
+/* A stack for the handler, per thread: a fault may be a stack overflow. */
+static __thread char kernsim_sigstack[64 * 1024];
+static __thread int kernsim_sigstack_set;
+
+void kernsim_thread_init(void)
+{
+	stack_t ss;
+
+	if (kernsim_sigstack_set)
+		return;
+	ss.ss_sp = kernsim_sigstack;
+	ss.ss_size = sizeof(kernsim_sigstack);
+	ss.ss_flags = 0;
+	sigaltstack(&ss, NULL);
+	kernsim_sigstack_set = 1;
+}
+
+void kernsim_install_fault_handlers(void)
+{
+	static int installed;
+	struct sigaction sa;
+	size_t i;
+
+	if (installed)
+		return;
+	installed = 1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = kernsim_fault_handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(kernsim_fault_signals) / sizeof(kernsim_fault_signals[0]); i++)
+		sigaction(kernsim_fault_signals[i], &sa, &kernsim_old[kernsim_fault_signals[i]]);
+}
+
+/* Symbol of a code address: name and start (for "fn+0x25/0x70 [module]"). */
+int kernsim_symbolize(unsigned long addr, const char **name, unsigned long *start, const char **file)
+{
+	Dl_info info;
+
+	if (!dladdr((void *)addr, &info) || !info.dli_sname)
+		return 0;
+	*name = info.dli_sname;
+	*start = (unsigned long)info.dli_saddr;
+	*file = info.dli_fname;
+	return 1;
+}
+
+/* -- printk-style calls: unpack the va_list by the format's conversions -- */
+
+static int kernsim_pack(const char *fmt, va_list ap, struct kernsim_arg *args)
+{
+	int n = 0;
+	const char *p = fmt;
+
+	while ((p = strchr(p, '%')) != NULL) {
+		int lng = 0;	/* 0 int, 1 long, 2 long long, -1 short, -2 char */
+		bool size_t_len = false;
+
+		p++;
+		if (*p == '%') {
+			p++;
+			continue;
+		}
+		while (*p && strchr("-+ #0", *p))
+			p++;
+		if (*p == '*') {
+			if (n < KERNSIM_MAX_ARGS) {
+				args[n].kind = KERNSIM_ARG_INT;
+				args[n++].i = va_arg(ap, int);
+			}
+			p++;
+		}
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (*p == '.') {
+			p++;
+			if (*p == '*') {
+				if (n < KERNSIM_MAX_ARGS) {
+					args[n].kind = KERNSIM_ARG_INT;
+					args[n++].i = va_arg(ap, int);
+				}
+				p++;
+			}
+			while (*p >= '0' && *p <= '9')
+				p++;
+		}
+		for (;;) {
+			if (*p == 'h') { lng--; p++; }
+			else if (*p == 'l') { lng++; p++; }
+			else if (*p == 'L' || *p == 'q' || *p == 'j') { lng = 2; p++; }
+			else if (*p == 'z' || *p == 'Z' || *p == 't') { size_t_len = true; p++; }
+			else break;
+		}
+		if (!*p || n >= KERNSIM_MAX_ARGS)
+			break;
+		switch (*p) {
+		case 'd': case 'i': case 'c':
+			args[n].kind = KERNSIM_ARG_INT;
+			if (lng >= 2) args[n].i = va_arg(ap, long long);
+			else if (lng == 1 || size_t_len) args[n].i = va_arg(ap, long);
+			else args[n].i = va_arg(ap, int);
+			n++;
+			break;
+		case 'u': case 'x': case 'X': case 'o':
+			args[n].kind = KERNSIM_ARG_UINT;
+			if (lng >= 2) args[n].i = (long long)va_arg(ap, unsigned long long);
+			else if (lng == 1 || size_t_len) args[n].i = (long long)va_arg(ap, unsigned long);
+			else args[n].i = va_arg(ap, unsigned int);
+			n++;
+			break;
+		case 's':
+			args[n].kind = KERNSIM_ARG_STR;
+			args[n++].p = va_arg(ap, const char *);
+			break;
+		case 'p':
+			args[n].kind = KERNSIM_ARG_PTR;
+			args[n++].p = va_arg(ap, const void *);
+			break;
+		case 'n':	/* the kernel ignores %n, but it takes its argument */
+			(void)va_arg(ap, void *);
+			break;
+		default:	/* an unknown conversion: vsnprintf stops there */
+			return n;
+		}
+		p++;
+	}
+	return n;
+}
+
+int _printk(const char *fmt, ...)
+{
+	struct kernsim_arg args[KERNSIM_MAX_ARGS];
+	va_list ap;
+	int n, r;
+
+	KERNSIM_ENTER();
+	va_start(ap, fmt);
+	n = kernsim_pack(fmt, ap, args);
+	va_end(ap);
+	r = kernsim_ops.vprintk(fmt, args, n);
+	KERNSIM_LEAVE();
+	return r;
+}
+
+struct task_struct *kthread_create_on_node(int (*threadfn)(void *data), void *data, int node,
+					   const char namefmt[], ...)
+{
+	struct kernsim_arg args[KERNSIM_MAX_ARGS];
+	struct task_struct *t;
+	va_list ap;
+	int n;
+
+	KERNSIM_ENTER();
+	va_start(ap, namefmt);
+	n = kernsim_pack(namefmt, ap, args);
+	va_end(ap);
+	t = kernsim_ops.kthread_create_on_node(threadfn, data, node, namefmt, args, n);
+	KERNSIM_LEAVE();
+	return t;
+}
+
+/* -- the rest of what the headers declare outside the generated blocks -- */
+
+unsigned int kernsim_hz(void)
+{
+	return kernsim_ops.hz();
+}
+
+unsigned long kernsim_jiffies(void)
+{
+	return kernsim_ops.jiffies();
+}
+
+unsigned int kernsim_task_state(struct task_struct *p)
+{
+	unsigned int r;
+
+	KERNSIM_ENTER();
+	r = kernsim_ops.task_state(p);
+	KERNSIM_LEAVE();
+	return r;
+}
+
+void kernsim_set_current_state(unsigned int state)
+{
+	KERNSIM_ENTER();
+	kernsim_ops.set_current_state(state);
+	KERNSIM_LEAVE();
+}
+
+void __init_waitqueue_head(struct wait_queue_head *wq_head, const char *name, struct lock_class_key *key)
+{
+	KERNSIM_ENTER();
+	kernsim_ops.init_waitqueue_head(wq_head, name, key);
+	KERNSIM_LEAVE();
+}
+
+/* The generated forwarders follow. */
