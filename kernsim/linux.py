@@ -241,9 +241,21 @@ from kernsim._core._waitqueue import (  # noqa: F401
     wake_up_interruptible_poll as wake_up_interruptible_poll,
     wait_woken as wait_woken,
 )
+from kernsim._core._warn import (  # noqa: F401
+    BUG as BUG,
+    BUG_ON as BUG_ON,
+    WARN_ON as WARN_ON,
+    WARN as WARN,
+    panic as panic,
+    kernsim_bug as kernsim_bug,
+    kernsim_warn_cut as kernsim_warn_cut,
+    kernsim_warn as kernsim_warn,
+)
 from kernsim._core._export import EXPORTS as _EXPORTS
 
 __all__ = [
+    'BUG',
+    'BUG_ON',
     'DECLARE_COMPLETION',
     'DECLARE_COMPLETION_ONSTACK',
     'DECLARE_WAITQUEUE',
@@ -358,6 +370,8 @@ __all__ = [
     'TASK_WAKEKILL',
     'TASK_WAKING',
     'THIS_MODULE',
+    'WARN',
+    'WARN_ON',
     'WQ_FLAG_CUSTOM',
     'WQ_FLAG_DONE',
     'WQ_FLAG_EXCLUSIVE',
@@ -389,6 +403,9 @@ __all__ = [
     'jiffies',
     'jiffies_to_msecs',
     'jiffies_to_usecs',
+    'kernsim_bug',
+    'kernsim_warn',
+    'kernsim_warn_cut',
     'kthread_create',
     'kthread_run',
     'kthread_should_stop',
@@ -398,6 +415,7 @@ __all__ = [
     'msecs_to_jiffies',
     'msleep',
     'msleep_interruptible',
+    'panic',
     'pr_alert',
     'pr_cont',
     'pr_crit',

@@ -41,6 +41,7 @@ RMMOD_FAILED: Final = "rmmod-failed"
 HUNG: Final = "hung"
 STUCK: Final = "stuck"
 ABORTED: Final = "aborted"
+PANICKED: Final = "panic"
 
 
 @dataclass
@@ -123,16 +124,18 @@ class Session:
         k = self.kernel
         opts = self.options
         try:
-            if self._run_until(int(opts.load_at * NSEC_PER_SEC)) == ABORTED:
-                return self._result(ABORTED)
+            reason = self._run_until(int(opts.load_at * NSEC_PER_SEC))
+            if reason in (ABORTED, PANICKED):
+                return self._result(reason)
             status, code = self._command("insmod", lambda tty: insmod(
                 k, self.image, self.argument, opts.params, tty))
             if status != OK:
                 return self._result(status)
             if code != 0:
                 return self._result(LOAD_FAILED)
-            if self._run_until(k.now + int(opts.seconds * NSEC_PER_SEC)) == ABORTED:
-                return self._result(ABORTED)
+            reason = self._run_until(k.now + int(opts.seconds * NSEC_PER_SEC))
+            if reason in (ABORTED, PANICKED):
+                return self._result(reason)
             mod = k.modules.get(self.image.name)
             status, code = self._command("rmmod", lambda tty: rmmod(k, self.image.name, tty))
             if status != OK:
@@ -142,14 +145,17 @@ class Session:
             if mod is not None and any(t.module is mod for t in k.tasks.values()):
                 self.stderr(f"kernsim: warning: module {mod.name} was removed while its threads "
                             f"still ran (its exit did not stop them)")
-                if self._run_until(k.now + int(LEFTOVER_GRACE * NSEC_PER_SEC)) == ABORTED:
-                    return self._result(ABORTED)
+                reason = self._run_until(k.now + int(LEFTOVER_GRACE * NSEC_PER_SEC))
+                if reason in (ABORTED, PANICKED):
+                    return self._result(reason)
             return self._result(OK)
         finally:
             k.flush_log()
 
     def _run_until(self, when: int) -> str:
         reason = self.kernel.run(when)
+        if self.kernel.panicked is not None:
+            return PANICKED
         return ABORTED if self.aborted else reason
 
     def _command(self, comm: str, main: Callable[[Callable[[str], None]], int]) -> tuple[str, int]:
@@ -172,6 +178,8 @@ class Session:
         try:
             while not exit_codes:
                 reason = k.run(limit)
+                if k.panicked is not None:
+                    return PANICKED, -1
                 if self.aborted:
                     return ABORTED, -1
                 if exit_codes:
@@ -215,9 +223,10 @@ class Session:
         if outcome == OK and faults:
             self.stderr(f"kernsim: the kernel reported {faults} fault"
                         f"{'s' if faults > 1 else ''} in module code (see the log above)")
+        if outcome == PANICKED:
+            self.stderr(f"kernsim: the kernel panicked ({k.panicked}); stopping the simulation "
+                        f"at {k.uptime:.3f} s")
         exit_code = 0 if outcome == OK and not faults else 1
-        if outcome == ABORTED:
-            exit_code = 1
         return SessionResult(exit_code, outcome, k.log_records(), k.decisions.encode(),
                              faults, k.uptime)
 

@@ -12,4 +12,5 @@ from . import (  # noqa: F401
     _time,
     _wait_event,
     _waitqueue,
+    _warn,
 )

@@ -51,3 +51,11 @@ class NullPointerDereference(PageFault):
 
     def __init__(self, what: str = "") -> None:
         super().__init__(0, what)
+
+
+class BugTrap(KernelBug):
+    """``BUG()``: the module's own assertion failed at *site* (``file:line``)."""
+
+    def __init__(self, site: str) -> None:
+        super().__init__("")
+        self.site = site

@@ -231,7 +231,7 @@ class Diagnostics:
             self._notify_fault(task, "soft lockup")
             return SIGKILL
         trace = self.trace_from_traceback(exc.__traceback__)
-        site = self._fault_site(exc.__traceback__)
+        site = getattr(exc, "site", None) or self._fault_site(exc.__traceback__)
         fault = exc if isinstance(exc, PageFault) else None
         if fault is None and _is_none_use(exc):
             fault = NullPointerDereference(_exception_text(exc))
@@ -246,7 +246,7 @@ class Diagnostics:
             k.printk_ln(KERN_DEFAULT, "PGD 0 P4D 0 ")
             k.printk_ln(KERN_EMERG, f"Oops: {fault.error_code:04x} {header}")
         else:
-            if isinstance(exc, KernelBug):
+            if isinstance(exc, KernelBug) and exc.message:
                 k.printk_ln(KERN_ERR, exc.message)
             k.printk_ln(KERN_WARNING, "------------[ cut here ]------------")
             if not isinstance(exc, KernelBug):

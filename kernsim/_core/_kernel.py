@@ -86,6 +86,8 @@ class Kernel(Kthreads, ModuleLoader, Diagnostics, PrintkLog, Scheduler):
         self._init_sched(hz=config.hz, clock=clock, policy=config.policy, cost_ns=config.cost_ns,
                          initial_jiffies=initial_jiffies(config.hz))
         self.native_tasks = config.native_tasks
+        #: The message of panic(), once it was called: the kernel runs no more.
+        self.panicked: str | None = None
         self._init_printk(log_buf_len=config.log_buf_len)
         self._init_kthreads()
         self._init_modules()

@@ -364,6 +364,9 @@ def _arg_converter(bridge: Bridge, ctype: str) -> Callable[[Any], Any] | None:
         return bridge.head
     if t == "struct wait_queue_entry *":
         return bridge.entry
+    if t == "char *":
+        ffi = bridge.ffi
+        return lambda p: None if p == ffi.NULL else ffi.string(p).decode("utf-8", "replace")
     if t.startswith("int (*)(void *"):
         return lambda p: CFunction(bridge, p, "threadfn", bridge_module_of(bridge, p))
     return None  # ints, bools and void * pass as they are
@@ -430,6 +433,7 @@ def _extra_ops(bridge: Bridge) -> dict[str, Callable[..., Any]]:
     from .._core._printk import printk
     from .._core._sched import set_current_state
     from .._core._waitqueue import init_waitqueue_head
+    from .._core._warn import panic
 
     ffi = bridge.ffi
     lib = bridge.lib
@@ -445,6 +449,11 @@ def _extra_ops(bridge: Bridge) -> dict[str, Callable[..., Any]]:
         name = ffi.string(fmt).decode("utf-8", "replace")
         return bridge.task_ptr(kthread_create(fn, data, name, *_unpack(bridge, args, n)))
 
+    def panic_(fmt: Any, args: Any, n: int) -> None:
+        caller = lib.kernsim_last_caller()  # noqa: F841
+        text = ffi.string(fmt).decode("utf-8", "replace")
+        panic("%s", format_printf(text, _unpack(bridge, args, n)))
+
     def task_state(p: Any) -> int:
         return int(bridge.task_from_ptr(p).state)
 
@@ -458,11 +467,12 @@ def _extra_ops(bridge: Bridge) -> dict[str, Callable[..., Any]]:
         if head is not None and name != ffi.NULL:
             head.name = ffi.string(name).decode("utf-8", "replace")
 
-    for fn in (vprintk, kthread_create_on_node, set_state):
+    for fn in (vprintk, kthread_create_on_node, set_state, panic_):
         FRAME_EXPANDERS[fn.__code__] = _expand_call_from_c
     return {
         "vprintk": vprintk,
         "kthread_create_on_node": kthread_create_on_node,
+        "panic": panic_,
         "hz": lambda: cur.k.hz,
         "jiffies": lambda: cur.k.jiffies & (ULONG - 1),
         "task_state": task_state,

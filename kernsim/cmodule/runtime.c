@@ -321,6 +321,21 @@ struct task_struct *kthread_create_on_node(int (*threadfn)(void *data), void *da
 	return t;
 }
 
+void panic(const char *fmt, ...)
+{
+	struct kernsim_arg args[KERNSIM_MAX_ARGS];
+	va_list ap;
+	int n;
+
+	KERNSIM_ENTER();
+	va_start(ap, fmt);
+	n = kernsim_pack(fmt, ap, args);
+	va_end(ap);
+	kernsim_ops.panic(fmt, args, n);
+	/* A panicked kernel never runs this task again; only teardown gets here. */
+	siglongjmp(kernsim_top->env, 2);
+}
+
 /* -- the rest of what the headers declare outside the generated blocks -- */
 
 unsigned int kernsim_hz(void)

@@ -29,6 +29,7 @@ EXTRA_OPS: Final = (
     ("vprintk", "int(const char *, struct kernsim_arg *, int)"),
     ("kthread_create_on_node",
      "struct task_struct *(int (*)(void *), void *, int, const char *, struct kernsim_arg *, int)"),
+    ("panic", "void(const char *, struct kernsim_arg *, int)"),
     ("hz", "unsigned int(void)"),
     ("jiffies", "unsigned long(void)"),
     ("task_state", "unsigned int(struct task_struct *)"),

@@ -9,6 +9,8 @@
 #include <linux/container_of.h>
 #include <linux/err.h>
 #include <linux/printk.h>
+#include <linux/bug.h>
+#include <linux/panic.h>
 
 #define ARRAY_SIZE(arr) (sizeof(arr) / sizeof((arr)[0]) + __must_be_array(arr))
 
