@@ -95,7 +95,100 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"--expect: how far a line's time may be off (default {TOLERANCE_JIFFIES} jiffies)")
     run.add_argument("--max-schedules", type=_positive_int, default=5000, metavar="N",
                      help="--expect: how many schedules to try at most (default 5000)")
+    mk = sub.add_parser(
+        "make", help="build kernel modules (C) like 'make -C /lib/modules/$(uname -r)/build M=$PWD'",
+        description="Build the C kernel modules named by DIR's Kbuild or Makefile (obj-m += NAME.o) "
+                    "into NAME.ko, as kbuild does for an external module; or build FILE.c into "
+                    "FILE.ko. Targets: modules (the default) and clean. M=DIR names the module "
+                    "directory as in kbuild (then -C is the kernel's directory and is ignored).")
+    mk.add_argument("-C", dest="directory", metavar="DIR", default=None,
+                    help="the module directory (default: the current one)")
+    mk.add_argument("-j", "--jobs", nargs="?", const=0, default=None, metavar="N",
+                    help="accepted and ignored (objects are built one by one)")
+    mk.add_argument("args", nargs=argparse.REMAINDER, metavar="TARGET|M=DIR|V=1|FILE.c",
+                    help="modules, clean, M=DIR, V=1 (print whole commands), or FILE.c")
+    mi = sub.add_parser(
+        "modinfo", help="print a .ko file's module information as kmod's modinfo does",
+        description="Print the .modinfo fields of each FILE.ko, in kmod's format.")
+    mi.add_argument("files", nargs="+", metavar="FILE.ko")
+    mi.add_argument("-F", "--field", default=None, metavar="FIELD", help="print only FIELD's values")
+    mi.add_argument("-0", "--null", action="store_true", help="end records with NUL, not newline")
+    for flag, name in (("-a", "author"), ("-d", "description"), ("-l", "license"),
+                       ("-n", "filename")):
+        mi.add_argument(flag, f"--{name}", dest="field", action="store_const", const=name,
+                        help=f"print only '{name}'")
     return parser
+
+
+def cmd_make(args: argparse.Namespace) -> int:
+    """``kernsim make``: a thin front end over :mod:`kernsim.kbuild`."""
+    from . import kbuild
+
+    directory = args.directory
+    targets: list[str] = []
+    sources: list[str] = []
+    verbose = False
+    m_dir: str | None = None
+    rest = list(args.args)
+    while rest:
+        arg = rest.pop(0)
+        # make's options may come after the first target, as in make itself.
+        if arg == "-C":
+            if not rest:
+                raise UsageError("option -C needs a directory")
+            directory = rest.pop(0)
+            continue
+        if arg.startswith("-C"):
+            directory = arg[2:]
+            continue
+        if arg.startswith("-j") or arg.startswith("--jobs"):
+            if arg in ("-j", "--jobs") and rest and rest[0].isdigit():
+                rest.pop(0)
+            continue
+        if arg.startswith("-"):
+            raise UsageError(f"kernsim make: unknown option {arg!r}")
+        name, eq, value = arg.partition("=")
+        if eq:
+            if name == "M":
+                m_dir = value       # kbuild's M=: the module; -C is then the kernel's tree
+            elif name == "V":
+                verbose = value.strip() not in ("", "0")
+            continue                # other VAR=VALUE: accepted, ignored
+        if arg.endswith(".c"):
+            sources.append(arg)
+        else:
+            targets.append(arg)
+    for t in targets:
+        if t not in ("modules", "all", "clean"):
+            raise UsageError(f"no rule to make target '{t}' (kernsim make builds 'modules' or "
+                             "runs 'clean')")
+    if sources and targets:
+        raise UsageError("give either FILE.c files or targets, not both")
+    try:
+        if sources:
+            for src in sources:
+                kbuild.build_file(src, verbose=verbose)
+            return 0
+        d = m_dir if m_dir is not None else directory if directory is not None else "."
+        for t in targets or ["modules"]:
+            if t == "clean":
+                kbuild.clean(d)
+            else:
+                kbuild.build(d, verbose=verbose)
+        return 0
+    except kbuild.KbuildError as exc:
+        raise UsageError(str(exc)) from None
+    except kbuild.BuildError as exc:
+        sys.stdout.flush()
+        print(str(exc), file=sys.stderr)
+        return exc.status
+
+
+def cmd_modinfo(args: argparse.Namespace) -> int:
+    """``kernsim modinfo``: kmod's modinfo over :mod:`kernsim.modinfo`."""
+    from .modinfo import modinfo
+
+    return modinfo(args.files, field=args.field, null=args.null, out=sys.stdout, err=sys.stderr)
 
 
 def _policy(args: argparse.Namespace) -> Policy:
@@ -200,6 +293,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "make":
+            return cmd_make(args)
+        if args.command == "modinfo":
+            return cmd_modinfo(args)
         raise UsageError(f"unknown command {args.command!r}")
     except UsageError as exc:
         print(f"kernsim: error: {exc}", file=sys.stderr)
