@@ -204,7 +204,8 @@ class Diagnostics:
             elif mod.state_name == "Unloading":
                 flags += "-"
             names.append(f"{mod.name}({flags})" if flags else mod.name)
-        line = "Modules linked in: " + " ".join(names)
+        # print_modules(): "Modules linked in:", then " %s" per module.
+        line = "Modules linked in:" + "".join(" " + n for n in names)
         if k.last_unloaded:
             line += f" [last unloaded: {k.last_unloaded}]"
         return line
@@ -273,6 +274,12 @@ class Diagnostics:
             traceback.print_exception(type(exc), exc, exc.__traceback__)
         self._notify_fault(task, "oops")
         return SIGSEGV
+
+    def task_killed(self, task: Task, exc: BaseException) -> int:
+        """A task was killed by the simulation; the watchdog's kill is reported."""
+        if isinstance(exc, StuckInModuleCode):
+            return self.task_fault(task, exc)
+        return SIGKILL
 
     def _notify_fault(self, task: Task, kind: str) -> None:
         for listener in list(self.fault_listeners):

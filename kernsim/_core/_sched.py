@@ -37,7 +37,7 @@ from greenlet import GreenletExit, greenlet
 
 from ._clock import Clock
 from ._current import cur
-from ._policy import PICK, PREEMPT, TIMER, DecisionLog, Policy
+from ._policy import KIND_NAMES, PICK, PREEMPT, TIMER, DecisionLog, Policy, ReplayMismatch
 from ._states import (
     EXIT_DEAD,
     TASK_DEAD,
@@ -62,6 +62,11 @@ STOP_IDLE: Final = "idle"            # nothing runnable and no event pending: no
 STOP_REQUESTED: Final = "requested"  # request_stop() was called
 
 _EXITED: Final = object()  # a task's greenlet finished
+
+#: A task that runs this long without sleeping is in a busy loop (point_slow).
+SPIN_BOOST_AFTER_NS: Final = 10_000_000
+#: The most one kernel call of a busy loop costs.
+SPIN_COST_MAX_NS: Final = 1_000_000
 
 
 class TaskKill(BaseException):
@@ -108,8 +113,9 @@ class Scheduler:
                     initial_jiffies: int) -> None:
         #: Simulated time, ns since boot.
         self.now = 0
-        #: CPU time one kernel call costs, ns.
+        #: CPU time one kernel call costs, ns (more in a busy loop, see point_slow).
         self.cost = cost_ns
+        self.base_cost = cost_ns
         self.hz = hz
         self.initial_jiffies = initial_jiffies
         self.clock = clock
@@ -120,6 +126,8 @@ class Scheduler:
         #: Asked at every decision point (only eager policies are).
         self.eager = policy.eager
         self.decisions = DecisionLog()
+        #: Set when the policy gave an impossible answer (see decide()).
+        self.decision_error: ReplayMismatch | None = None
         self.rq: deque[Task] = deque()
         self.current: Task | None = None
         #: Every live task by pid, in creation order.
@@ -215,8 +223,18 @@ class Scheduler:
     # -- decisions --------------------------------------------------------
 
     def decide(self, kind: int, n: int) -> int:
-        """Ask the (eager) policy, and log the answer for replay."""
+        """Ask the (eager) policy, and log the answer for replay.  An answer out
+        of range (a replay string recorded from another run) stops the kernel:
+        the host raises ``decision_error``."""
         choice = self.policy.choose(kind, n)
+        if not 0 <= choice < n:
+            if self.decision_error is None:
+                self.decision_error = ReplayMismatch(
+                    f"decision {len(self.decisions)} ({KIND_NAMES[kind]}) has {n} options but "
+                    f"the replay string chooses option {choice}: it was recorded from another "
+                    f"module, options or kernsim version")
+            self.request_stop()
+            choice = 0
         self.decisions.append(kind, n, choice, self.now)
         return choice
 
@@ -229,6 +247,8 @@ class Scheduler:
         if now >= self.next_event:
             self.run_due()
         task = self.current
+        if self.horizon is not None and now >= self.horizon and self.stop_reason is None:
+            self.stop_reason = STOP_HORIZON  # the caller's time is up, even mid-task
         if self.stop_reason is not None:
             self._stop_running(task)
             return
@@ -246,6 +266,11 @@ class Scheduler:
                     return
         elif now >= task.slice_end:
             task.slice_end = now + self.slice_ns
+        if now >= task.slice_end - self.slice_ns and task.spin_start is not None \
+                and now - task.spin_start >= SPIN_BOOST_AFTER_NS and self.clock_virtual:
+            # A busy loop: each kernel call costs twice as much every tick, so
+            # the watchdogs that report it fire in a fraction of a second.
+            self.cost = min(self.cost * 2, SPIN_COST_MAX_NS)
         self._set_due(task)
 
     def _set_due(self, task: Task) -> None:
@@ -259,6 +284,8 @@ class Scheduler:
             due = task.slice_end
         if task.lockup_report_at < due:
             due = task.lockup_report_at
+        if self.horizon is not None and self.horizon < due:
+            due = self.horizon
         self.due = due if self.clock_virtual else -1
 
     def check_soft_lockup(self, task: Task) -> None:  # overridden by Diagnostics
@@ -289,6 +316,8 @@ class Scheduler:
         """Make *task* current (about to run).  On every context switch: kept
         flat (``_set_due`` inlined)."""
         self.current = task
+        if self.cost != self.base_cost:
+            self.cost = self.base_cost  # the end of a busy loop's boost
         now = self.now
         task.slice_end = slice_end = now + self.slice_ns
         if task.spin_start is None:
@@ -302,6 +331,8 @@ class Scheduler:
             due = slice_end
         if task.lockup_report_at < due:
             due = task.lockup_report_at
+        if self.horizon is not None and self.horizon < due:
+            due = self.horizon
         self.due = due if self.clock_virtual else -1
 
     #: Run every task on an OS thread, as tasks running C code are (tests of
@@ -388,7 +419,7 @@ class Scheduler:
         Returns False (and sets ``stop_reason``) if the kernel must stop instead.
         """
         nxt = self.next_event
-        if nxt == INF:
+        if nxt == INF and self.horizon is None:
             self.stop_reason = STOP_IDLE
             return False
         if self.horizon is not None and nxt > self.horizon:
@@ -456,8 +487,8 @@ class Scheduler:
             return _EXITED  # the kernel is being torn down
         except KeyboardInterrupt:
             raise
-        except TaskKill:
-            code = SIGKILL
+        except TaskKill as exc:
+            code = self.task_killed(task, exc)
         except BaseException as exc:  # a fault in module code: the kernel survives it
             code = self.task_fault(task, exc)
         self.do_exit(task, code if isinstance(code, int) else 0)
@@ -465,6 +496,9 @@ class Scheduler:
 
     def task_fault(self, task: Task, exc: BaseException) -> int:  # overridden by Diagnostics
         raise exc
+
+    def task_killed(self, task: Task, exc: TaskKill) -> int:  # overridden by Diagnostics
+        return SIGKILL
 
     def do_exit(self, task: Task, code: int) -> None:
         """The task ends: wake whoever waits for it, free its pid."""
@@ -491,6 +525,7 @@ class Scheduler:
         happen any more, or until :meth:`request_stop`.  Returns the reason."""
         self.horizon = until
         self.stop_reason = None
+        self.due = -1  # look at the new horizon at the next point
         here = greenlet.getcurrent()
         if self.host.glet is not here:
             self.host.glet = here
@@ -517,6 +552,8 @@ class Scheduler:
                     self.idle()
         finally:
             cur.k = saved
+        if self.decision_error is not None:
+            raise self.decision_error
         return self.stop_reason
 
     def request_stop(self) -> None:

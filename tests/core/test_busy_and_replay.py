@@ -1,0 +1,100 @@
+"""Modules that never sleep, and replay strings that do not fit the run.
+
+A busy loop must not freeze the simulation: the session's commands still run
+at their times (the second CPU the kernel would have), a loop that ignores
+kthread_stop is reported by the soft-lockup watchdog and ends the run with a
+non-zero status in a fraction of a second, and a loop that never calls the
+kernel is stopped by the wall-clock watchdog with the same report.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conftest import SEED, run_file
+from kernsim._core._policy import Replay, ReplayMismatch, decode_decisions
+
+
+def test_a_stoppable_busy_loop_is_stopped_by_rmmod_on_time(run_source) -> None:
+    start = time.monotonic()
+    run = run_source("""
+        t = None
+        def fn(d):
+            while not kthread_should_stop():
+                pass
+            pr_info("saw stop\\n")
+            return 0
+        def i():
+            global t
+            t = kthread_run(fn, None, "busy")
+            return 0
+        def e():
+            kthread_stop(t)
+            pr_info("stopped\\n")
+        module_init(i); module_exit(e)
+    """, seconds=1)
+    assert time.monotonic() - start < 5
+    assert run.result.exit_code == 0
+    assert run.texts[-2:] == ["saw stop", "stopped"]
+    # rmmod ran when it was due (1 s after insmod at 1 s), within a busy-loop tick or two.
+    assert 2.0 <= run.time_of("saw stop") < 2.1
+
+
+def test_a_busy_loop_that_ignores_kthread_stop_is_a_soft_lockup_and_ends_the_run(run_source) -> None:
+    start = time.monotonic()
+    run = run_source("""
+        t = None
+        def fn(d):
+            while True:
+                kthread_should_stop()
+        def i():
+            global t
+            t = kthread_run(fn, None, "busy")
+            return 0
+        def e():
+            kthread_stop(t)
+        module_init(i); module_exit(e)
+    """, seconds=1, hung_task_timeout=30)
+    assert time.monotonic() - start < 5
+    assert run.result.exit_code != 0
+    lockups = [t for t in run.texts if t.startswith("watchdog: BUG: soft lockup - CPU#0 stuck for")]
+    assert lockups and lockups[0].endswith("[busy:101]")
+    assert any("rmmod" in line and "never returned" in line for line in run.stderr)
+
+
+def test_a_loop_that_never_calls_the_kernel_is_reported_as_a_soft_lockup(run_source) -> None:
+    run = run_source("""
+        def fn(d):
+            pr_info("spinning\\n")
+            x = 0
+            while True:
+                x += 1
+        def i():
+            kthread_run(fn, None, "spinner")
+            return 0
+        def e():
+            pr_info("exit\\n")
+        module_init(i); module_exit(e)
+    """, seconds=1, stuck_wall_seconds=0.5)
+    assert run.result.exit_code == 1
+    assert any(t.startswith("watchdog: BUG: soft lockup") and "[spinner:101]" in t for t in run.texts)
+    assert run.texts[-1] == "exit"
+
+
+def test_a_replay_string_from_another_run_is_an_error_of_the_run_not_a_module_oops() -> None:
+    with pytest.raises(ReplayMismatch, match="has 2 options but the replay string chooses option 99"):
+        run_file(SEED / "wait_event.py", seconds=1, policy=Replay(decode_decisions("1:99")))
+
+
+def test_a_replay_number_too_large_is_malformed() -> None:
+    with pytest.raises(ValueError, match="too large"):
+        decode_decisions("99999999999999999999999")
+
+
+def test_insmod_runs_at_one_second_even_with_nothing_else_pending() -> None:
+    """With the hung-task detector off nothing is on the time line before
+    insmod; the clock must still get to the load time."""
+    run = run_file(SEED / "wait_event.py", seconds=1, hung_task_timeout=0)
+    assert run.time_of("inside kthread init function") == pytest.approx(1.0, abs=1e-3)
