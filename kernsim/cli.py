@@ -12,13 +12,14 @@ import math
 import os
 import sys
 import traceback
-from typing import NoReturn, Sequence
+from typing import Any, NoReturn, Sequence
 
 from . import __version__
 from ._core._module import ModuleBuildError, ModuleImage
 from ._core._policy import Fifo, Policy, RandomPolicy, Replay, ReplayMismatch, decode_decisions
 from ._core._printk import Record, format_dmesg_line
 from .expect import TOLERANCE_JIFFIES, TranscriptError, read_transcript, search
+from .image import open_image
 from .session import DEFAULT_SECONDS, Session, SessionOptions
 
 #: Longest run accepted (simulated seconds): a day.
@@ -206,14 +207,15 @@ def _policy(args: argparse.Namespace) -> Policy:
     return Fifo()
 
 
-def _load_image(path: str) -> ModuleImage:
+def _load_image(path: str) -> Any:
     if os.path.isdir(path):
         raise UsageError(f"{path}: is a directory (give a module file)")
     if not os.path.exists(path):
         raise UsageError(f"{path}: No such file or directory")
-    if path.endswith((".c", ".ko")):
-        raise UsageError(f"{path}: only Python modules (.py) can be run by this version of kernsim")
-    return ModuleImage.from_file(path)
+    if not os.path.isfile(path):
+        raise UsageError(f"{path}: not a regular file (give a module file)")
+    # NAME.c is built first; kbuild's lines go to stderr, the log to stdout.
+    return open_image(path, echo=lambda line: print(line, file=sys.stderr, flush=True))
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ from ._core._policy import Fifo, Policy
 from ._core._printk import Record
 from ._core._sched import NSEC_PER_SEC, STOP_IDLE, STOP_REQUESTED
 from ._core._task import Task
+from .image import open_image
 from .kmod import insmod, rmmod
 
 #: When insmod runs (seconds since boot), as a shell would shortly after boot.
@@ -241,7 +242,7 @@ def run_module(path: str, options: SessionOptions | None = None, *,
 
     Raises ``ModuleBuildError`` if the file cannot be read or compiled.
     """
-    image = ModuleImage.from_file(path)
+    image = open_image(path)
     session = Session(image, options or SessionOptions(), console=console, stderr=stderr,
                       argument=path)
     try:

@@ -16,20 +16,19 @@ import re
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from cffi import FFI
-from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
 from .._core._current import cur
 from .._core._errno import ENOENT
-from .._core._module import LoadFailed, Module, ModuleBuildError, module_name_of
-from .._core._printk import KERN_WARNING
+from .._core._module import LoadFailed, Module, ModuleBuildError
+from .._core._printk import KERN_ERR, KERN_WARNING
+from ..modinfo import KoError, load_ko, modname_of, read_ko
 from .bridge import CFunction, bridge
 
 _load_counter = itertools.count(1)
-_EM_X86_64: Final = "EM_X86_64"
 
 
 class InvalidModuleFormat(LoadFailed):
@@ -51,34 +50,6 @@ class UnknownSymbol(LoadFailed):
         cur.k.printk_ln(KERN_WARNING, str(self))
 
 
-def read_modinfo(path: str) -> list[tuple[str, str]]:
-    """The ``.modinfo`` tags of an ELF object, in section order."""
-    with open(path, "rb") as f:
-        elf = ELFFile(f)
-        sec = elf.get_section_by_name(".modinfo")
-        if sec is None:
-            return []
-        data = sec.data()
-    out = []
-    for item in data.split(b"\0"):
-        if b"=" in item:
-            tag, _, value = item.partition(b"=")
-            out.append((tag.decode("utf-8", "replace"), value.decode("utf-8", "replace")))
-    return out
-
-
-def _check_elf(path: str) -> None:
-    try:
-        with open(path, "rb") as f:
-            elf = ELFFile(f)
-            if elf.elfclass != 64 or elf["e_machine"] != _EM_X86_64 or elf["e_type"] != "ET_REL":
-                raise InvalidModuleFormat(f"{path}: not an x86-64 relocatable object")
-            if elf.get_section_by_name(".modinfo") is None:
-                raise InvalidModuleFormat(f"{path}: no .modinfo section")
-    except (ELFError, OSError, ValueError, KeyError) as exc:
-        raise InvalidModuleFormat(f"{path}: {exc}") from None
-
-
 class CModuleImage:
     """A built C module, as insmod reads it from disk."""
 
@@ -90,15 +61,18 @@ class CModuleImage:
         if not os.path.isfile(path):
             raise ModuleBuildError(f"{path}: No such file or directory")
         try:
-            self.modinfo = read_modinfo(path)
-        except (ELFError, OSError, ValueError):
-            self.modinfo = []
-        name = next((v for t, v in self.modinfo if t == "name"), None)
-        self.name = name or module_name_of(path)
+            self.name = read_ko(path).name
+        except KoError:
+            self.name = modname_of(path)  # insmod will refuse it, with kmod's words
 
     def load_into(self, mod: Module) -> None:
         """Link, open and bind the module's entry points (init_module's work)."""
-        _check_elf(self.path)
+        try:
+            info = load_ko(self.path)
+        except KoError as exc:
+            if exc.dmesg:
+                cur.k.printk_ln(KERN_ERR, exc.dmesg)
+            raise InvalidModuleFormat(exc.reason) from None
         b = bridge()
         so = _link(self.path, self.name)
         try:
@@ -122,7 +96,7 @@ class CModuleImage:
             base = anchor[1] - values[anchor[0]]
             b.symbols.extend((base + value, base + value + max(size, 1), name, self.name)
                              for name, value, size in functions)
-        mod.modinfo = list(self.modinfo)
+        mod.modinfo = list(info.fields)
         if init:
             mod.init = CFunction(b, b.ffi.cast("int (*)(void)", init), "init", mod)
         if exit_:

@@ -1,0 +1,317 @@
+"""C modules in the simulated kernel: the tutorial's listings run as their
+Python ports do, line for line and time for time; C memory is the kernel's
+(wait entries on a sleeping task's stack are written by the waker); faults in
+C become the kernel's reports; a bad .ko gets kmod's words."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import SEED, TRANSCRIPTS, Run, run_file
+from kernsim import kbuild
+from kernsim._core._kernel import Kernel, KernelConfig
+from kernsim._core._policy import RandomPolicy, Replay, decode_decisions
+from kernsim.cmodule.runtime import runtime
+from kernsim.expect import Matcher, read_transcript, search
+from kernsim.image import open_image
+from kernsim.kmod import insmod, rmmod
+from kernsim.session import SessionOptions
+
+NAMES = ["wait_event", "wait_event_timeout", "prepare_to_wait", "prepare_to_wait_exclusive",
+         "prepare_to_wait_event", "wait_woken"]
+TOL = 32_000_000
+
+
+@pytest.fixture(scope="module")
+def seed_kos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The six listings, built unmodified from a copy of examples/seed."""
+    d = tmp_path_factory.mktemp("seed")
+    for name in NAMES:
+        (d / f"{name}.c").write_bytes((SEED / f"{name}.c").read_bytes())
+    (d / "Makefile").write_bytes((SEED / "Makefile").read_bytes())
+    result = kbuild.build(d, echo=lambda line: None)
+    return {p.stem: p for p in result.modules}
+
+
+def build(tmp_path: Path, source: str, name: str = "cmod") -> Path:
+    src = tmp_path / f"{name}.c"
+    src.write_text("#include <linux/module.h>\n#include <linux/kernel.h>\n#include <linux/kthread.h>\n"
+                   "#include <linux/delay.h>\nMODULE_LICENSE(\"GPL\");\n" + textwrap.dedent(source))
+    return kbuild.build_file(src, echo=lambda line: None).modules[0]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_seed_listing_runs_as_its_python_port_does(name: str, seed_kos: dict[str, Path]) -> None:
+    c = run_file(seed_kos[name], seconds=6)
+    py = run_file(SEED / f"{name}.py", seconds=6)
+    assert c.lines == py.lines
+    assert c.result.exit_code == 0
+
+
+@pytest.mark.parametrize("name,seed", [("prepare_to_wait_exclusive", 3), ("wait_event_timeout", 11)])
+def test_seed_listing_under_a_random_policy_matches_the_port(name: str, seed: int,
+                                                             seed_kos: dict[str, Path]) -> None:
+    c = run_file(seed_kos[name], seconds=5, policy=RandomPolicy(seed))
+    py = run_file(SEED / f"{name}.py", seconds=5, policy=RandomPolicy(seed))
+    assert c.lines == py.lines
+    assert c.result.decisions == py.result.decisions
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_seed_transcript_is_reproduced_by_the_c_listing(name: str, seed_kos: dict[str, Path]) -> None:
+    lines = read_transcript(str(TRANSCRIPTS / f"{name}.dmesg"))
+    exit_line = next(ln for ln in lines if "exit function" in ln.text)
+    seconds = (exit_line.ts - lines[0].ts) / 1e9
+    found = search(open_image(str(seed_kos[name])), SessionOptions(seconds=seconds), lines,
+                   tolerance_ns=TOL, max_schedules=2000)
+    assert found.found, found.best.describe_failure()
+    again = run_file(seed_kos[name], seconds=seconds, policy=Replay(decode_decisions(found.replay)))
+    matcher = Matcher(lines, TOL)
+    for rec in again.result.records:
+        matcher.feed(rec)
+    assert matcher.done
+
+
+def test_early_rmmod_hang_shows_the_module_c_frames(seed_kos: dict[str, Path]) -> None:
+    run = run_file(seed_kos["wait_event"], seconds=2, hung_task_timeout=10)
+    assert run.result.outcome == "hung"
+    text = "\n".join(run.texts)
+    assert "INFO: task wait_event wait:102 blocked for more than 10 seconds." in text
+    assert " wait_thread_fn+0x" in text and "[wait_event]" in text
+    assert " kthread_stop+0x66/0x170" in text and " thread_stop+0x" in text
+
+
+def _commands(ko: Path, *steps: str) -> tuple[list[str], list[str], Kernel]:
+    """insmod / rmmod *ko* in turn against one kernel; (log texts, tty lines)."""
+    k = Kernel(KernelConfig(hung_task_timeout_secs=0))
+    tty: list[str] = []
+    image = open_image(str(ko))
+    for step in steps:
+        done: list[int] = []
+        if step == "insmod":
+            main: Any = lambda: insmod(k, image, ko.name, "", tty.append)  # noqa: E731
+        else:
+            main = lambda: rmmod(k, image.name, tty.append)  # noqa: E731
+        k.spawn_process(step, main, tty=tty.append, on_exit=lambda t: done.append(t.exit_code),
+                        native=True)
+        k.run(k.now + 5_000_000_000)
+        assert done, f"{step} did not finish"
+    texts = [r.text for r in k.log_records()]
+    k.close()
+    return texts, tty, k
+
+
+def test_each_load_gets_fresh_globals(tmp_path: Path) -> None:
+    ko = build(tmp_path, """
+        int i = 0;
+        static int __init c_init(void) { i++; pr_info("i = %d\\n", i); return 0; }
+        static void __exit c_exit(void) { }
+        module_init(c_init); module_exit(c_exit);
+    """)
+    texts, tty, _ = _commands(ko, "insmod", "rmmod", "insmod", "rmmod")
+    assert [t for t in texts if t.startswith("i = ")] == ["i = 1", "i = 1"]
+    assert tty == []
+
+
+def test_the_waker_writes_into_the_sleepers_stacked_wait_entry(tmp_path: Path) -> None:
+    """DEFINE_WAIT + prepare_to_wait on the waiter's stack; wake_up's
+    autoremove_wake_function unlinks that entry -- memory of another task's
+    stack -- so the waiter sees it off the queue when it runs again."""
+    ko = build(tmp_path, """
+        static DECLARE_WAIT_QUEUE_HEAD(wq);
+        static int flag;
+        static struct task_struct *waiter, *waker;
+        static int wait_fn(void *d)
+        {
+            DEFINE_WAIT(wait);
+            prepare_to_wait(&wq, &wait, TASK_UNINTERRUPTIBLE);
+            pr_info("queued: %d active: %d\\n", !list_empty(&wait.entry), waitqueue_active(&wq));
+            if (!flag)
+                schedule();
+            pr_info("woken: queued %d active %d\\n", !list_empty(&wait.entry), waitqueue_active(&wq));
+            finish_wait(&wq, &wait);
+            while (!kthread_should_stop())
+                msleep(10);
+            return 7;
+        }
+        static int wake_fn(void *d)
+        {
+            msleep(20);
+            flag = 1;
+            wake_up(&wq);
+            while (!kthread_should_stop())
+                msleep(10);
+            return 8;
+        }
+        static int __init c_init(void)
+        {
+            waiter = kthread_run(wait_fn, NULL, "waiter");
+            waker = kthread_run(wake_fn, NULL, "waker");
+            return 0;
+        }
+        static void __exit c_exit(void)
+        {
+            pr_info("results %d %d\\n", kthread_stop(waker), kthread_stop(waiter));
+        }
+        module_init(c_init); module_exit(c_exit);
+    """)
+    run = run_file(ko, seconds=1)
+    assert run.result.exit_code == 0
+    assert "queued: 1 active: 1" in run.texts
+    assert "woken: queued 0 active 0" in run.texts
+    assert "results 8 7" in run.texts
+
+
+def test_kthread_stop_of_a_c_thread_that_never_ran_is_eintr(tmp_path: Path) -> None:
+    ko = build(tmp_path, """
+        static int fn(void *d) { pr_info("ran\\n"); return 0; }
+        static int __init c_init(void)
+        {
+            struct task_struct *t = kthread_create(fn, NULL, "never%d", 1);
+            if (IS_ERR(t))
+                return PTR_ERR(t);
+            pr_info("%s %d\\n", t->comm, kthread_stop(t));
+            return 0;
+        }
+        static void __exit c_exit(void) { }
+        module_init(c_init); module_exit(c_exit);
+    """)
+    run = run_file(ko, seconds=1)
+    assert "never1 -4" in run.texts
+    assert "ran" not in run.texts
+
+
+def test_a_null_dereference_in_a_c_kthread_is_an_oops_and_the_kernel_goes_on(tmp_path: Path) -> None:
+    ko = build(tmp_path, """
+        static int *volatile ptr;
+        static int crash_fn(void *data) { msleep(10); return *ptr; }
+        static int __init c_init(void) { kthread_run(crash_fn, NULL, "crasher"); return 0; }
+        static void __exit c_exit(void) { pr_info("exit ran\\n"); }
+        module_init(c_init); module_exit(c_exit);
+    """)
+    run = run_file(ko, seconds=1)
+    text = "\n".join(run.texts)
+    assert "BUG: kernel NULL pointer dereference, address: 0000000000000000" in text
+    assert "Comm: crasher" in text
+    assert "RIP: 0010:crash_fn+0x" in text
+    assert run.texts[-1] == "exit ran"
+    assert run.result.exit_code == 1
+
+
+def test_a_crash_in_c_init_kills_insmod_and_leaves_the_module_loading(tmp_path: Path) -> None:
+    ko = build(tmp_path, """
+        static int *volatile ptr;
+        static int __init c_init(void) { return *ptr; }
+        static void __exit c_exit(void) { }
+        module_init(c_init); module_exit(c_exit);
+    """)
+    run = run_file(ko, seconds=1)
+    assert "Comm: insmod" in "\n".join(run.texts)
+    assert "Segmentation fault" in run.stderr
+    assert run.result.exit_code == 1
+
+
+def test_bug_on_warn_on_in_c_are_the_kernels_reports(tmp_path: Path) -> None:
+    ko = build(tmp_path, """
+        static int fn(void *d)
+        {
+            if (WARN_ON(1))
+                pr_info("warned\\n");
+            BUG_ON(d == NULL);
+            return 0;
+        }
+        static int __init c_init(void) { kthread_run(fn, NULL, "checker"); return 0; }
+        static void __exit c_exit(void) { }
+        module_init(c_init); module_exit(c_exit);
+    """)
+    run = run_file(ko, seconds=1)
+    texts = run.texts
+    warn = next(t for t in texts if t.startswith("WARNING: CPU: 0 PID: "))
+    assert f"{tmp_path / 'cmod.c'}:9 fn+0x" in warn and warn.endswith("[cmod]")
+    assert texts.index("warned") > texts.index(warn)
+    assert f"kernel BUG at {tmp_path / 'cmod.c'}:11!" in texts
+    assert any(t.startswith("invalid opcode: 0000 [#1]") for t in texts)
+    # W was added after the warning printed; D is added after the oops prints.
+    assert any(t.startswith("CPU: 0 PID: 101 Comm: checker Tainted: G        W  OE ") for t in texts)
+
+
+def test_panic_in_c_stops_the_kernel(tmp_path: Path) -> None:
+    ko = build(tmp_path, """
+        static int __init c_init(void) { panic("bad %d", 42); return 0; }
+        static void __exit c_exit(void) { }
+        module_init(c_init); module_exit(c_exit);
+    """)
+    run = run_file(ko, seconds=1)
+    assert "Kernel panic - not syncing: bad 42" in run.texts
+    assert "---[ end Kernel panic - not syncing: bad 42 ]---" in run.texts
+    assert run.result.outcome == "panic" and run.result.exit_code == 1
+
+
+def test_an_unknown_kernel_symbol_fails_the_load_as_the_kernel_does(tmp_path: Path) -> None:
+    ko = build(tmp_path, """
+        extern void kernsim_has_no_such_function(void);
+        static int __init c_init(void) { kernsim_has_no_such_function(); return 0; }
+        static void __exit c_exit(void) { }
+        module_init(c_init); module_exit(c_exit);
+    """)
+    run = run_file(ko, seconds=1)
+    assert "cmod: Unknown symbol kernsim_has_no_such_function (err -2)" in run.texts
+    assert f"insmod: ERROR: could not insert module {ko}: Unknown symbol in module" in run.stderr
+    assert run.result.exit_code == 1
+
+
+def test_a_garbled_ko_is_an_invalid_module_format(tmp_path: Path) -> None:
+    ko = tmp_path / "junk.ko"
+    ko.write_bytes(b"\x7fELF" + bytes(range(200)))
+    run = run_file(ko, seconds=1)
+    assert f"insmod: ERROR: could not insert module {ko}: Invalid module format" in run.stderr
+    assert run.result.exit_code == 1
+
+
+def test_the_structures_python_writes_have_the_compilers_layout(tmp_path: Path) -> None:
+    from kernsim._core._cdecl import INCLUDE_DIR
+
+    probe = tmp_path / "probe.c"
+    probe.write_text(textwrap.dedent("""
+        #include <linux/sched.h>
+        #include <linux/wait.h>
+        #define P(t, f) (int)__builtin_offsetof(t, f)
+        int layout[] = {
+            sizeof(struct wait_queue_entry), P(struct wait_queue_entry, private),
+            P(struct wait_queue_entry, func), P(struct wait_queue_entry, entry),
+            sizeof(struct wait_queue_head), P(struct wait_queue_head, head),
+            sizeof(struct task_struct), P(struct task_struct, comm),
+        };
+    """))
+    gcc_inc = subprocess.check_output(["gcc", "-print-file-name=include"], text=True).strip()
+    subprocess.run(["gcc", "-c", "-nostdinc", "-isystem", gcc_inc, f"-I{INCLUDE_DIR}", "-D__KERNEL__",
+                    "-o", str(tmp_path / "probe.o"), str(probe)], check=True)
+    from elftools.elf.elffile import ELFFile
+
+    with open(tmp_path / "probe.o", "rb") as f:
+        data = ELFFile(f).get_section_by_name(".data").data()
+    got = [int.from_bytes(data[i:i + 4], "little") for i in range(0, 32, 4)]
+    ffi = runtime().ffi
+    want = [ffi.sizeof("struct wait_queue_entry"), ffi.offsetof("struct wait_queue_entry", "private"),
+            ffi.offsetof("struct wait_queue_entry", "func"), ffi.offsetof("struct wait_queue_entry", "entry"),
+            ffi.sizeof("struct wait_queue_head"), ffi.offsetof("struct wait_queue_head", "head"),
+            ffi.sizeof("struct task_struct"), ffi.offsetof("struct task_struct", "comm")]
+    assert got == want
+
+
+def test_kernsim_run_builds_a_c_file_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kernsim.cli import main
+
+    src = tmp_path / "wait_event.c"
+    src.write_bytes((SEED / "wait_event.c").read_bytes())
+    assert main(["run", str(src), "--for", "6"]) == 0
+    out, err = capsys.readouterr()
+    assert f"  CC [M]  {tmp_path}/wait_event.o" in err
+    assert f"  LD [M]  {tmp_path}/wait_event.ko" in err
+    assert "destroyed threads and completed tasks" in out
+    assert isinstance(Run, type)
