@@ -96,26 +96,30 @@ def DECLARE_COMPLETION_ONSTACK(name: str = "") -> completion:
     return completion(name)
 
 
-@export("linux/completion.h", points=False)
+@export("linux/completion.h", points=False,
+        c="void init_completion(struct completion *x)")
 def init_completion(x: completion) -> None:
     """done := 0, no waiters."""
     x.done = 0
     x.waiters.clear()
 
 
-@export("linux/completion.h", points=False)
+@export("linux/completion.h", points=False,
+        c="void reinit_completion(struct completion *x)")
 def reinit_completion(x: completion) -> None:
     """done := 0 (waiters are left alone)."""
     x.done = 0
 
 
-@export("linux/completion.h")
+@export("linux/completion.h",
+        c="void complete(struct completion *x)")
 def complete(x: completion) -> None:
     """One more ``done``; wake the oldest waiter."""
     complete_impl(x)
 
 
-@export("linux/completion.h")
+@export("linux/completion.h",
+        c="void complete_all(struct completion *x)")
 def complete_all(x: completion) -> None:
     """Done forever (until reinit_completion); wake every waiter."""
     x.done = UINT_MAX
@@ -124,45 +128,52 @@ def complete_all(x: completion) -> None:
         k.try_to_wake_up(x.waiters.pop(0), TASK_NORMAL)
 
 
-@export("linux/completion.h")
+@export("linux/completion.h",
+        c="void wait_for_completion(struct completion *x)")
 def wait_for_completion(x: completion) -> None:
     """Wait uninterruptibly (``D``) for the completion."""
     __wait_for_common(x, MAX_SCHEDULE_TIMEOUT, TASK_UNINTERRUPTIBLE)
 
 
-@export("linux/completion.h")
+@export("linux/completion.h",
+        c="unsigned long wait_for_completion_timeout(struct completion *x, unsigned long timeout)")
 def wait_for_completion_timeout(x: completion, timeout: int) -> int:
     """0 on timeout, else the jiffies left (at least 1)."""
     return __wait_for_common(x, timeout, TASK_UNINTERRUPTIBLE)
 
 
-@export("linux/completion.h")
+@export("linux/completion.h",
+        c="int wait_for_completion_interruptible(struct completion *x)")
 def wait_for_completion_interruptible(x: completion) -> int:
     """0, or -ERESTARTSYS if a signal interrupted the wait."""
     t = __wait_for_common(x, MAX_SCHEDULE_TIMEOUT, TASK_INTERRUPTIBLE)
     return t if t == -ERESTARTSYS else 0
 
 
-@export("linux/completion.h")
+@export("linux/completion.h",
+        c="long wait_for_completion_interruptible_timeout(struct completion *x, unsigned long timeout)")
 def wait_for_completion_interruptible_timeout(x: completion, timeout: int) -> int:
     """-ERESTARTSYS, 0 on timeout, else the jiffies left."""
     return __wait_for_common(x, timeout, TASK_INTERRUPTIBLE)
 
 
-@export("linux/completion.h")
+@export("linux/completion.h",
+        c="int wait_for_completion_killable(struct completion *x)")
 def wait_for_completion_killable(x: completion) -> int:
     """0, or -ERESTARTSYS on a fatal signal."""
     t = __wait_for_common(x, MAX_SCHEDULE_TIMEOUT, TASK_KILLABLE)
     return t if t == -ERESTARTSYS else 0
 
 
-@export("linux/completion.h")
+@export("linux/completion.h",
+        c="long wait_for_completion_killable_timeout(struct completion *x, unsigned long timeout)")
 def wait_for_completion_killable_timeout(x: completion, timeout: int) -> int:
     """-ERESTARTSYS, 0 on timeout, else the jiffies left."""
     return __wait_for_common(x, timeout, TASK_KILLABLE)
 
 
-@export("linux/completion.h")
+@export("linux/completion.h",
+        c="bool try_wait_for_completion(struct completion *x)")
 def try_wait_for_completion(x: completion) -> bool:
     """Consume a ``done`` without sleeping; False if there is none."""
     if not x.done:
@@ -172,7 +183,8 @@ def try_wait_for_completion(x: completion) -> bool:
     return True
 
 
-@export("linux/completion.h")
+@export("linux/completion.h",
+        c="bool completion_done(struct completion *x)")
 def completion_done(x: completion) -> bool:
     """Would a wait return at once?"""
     return bool(x.done)

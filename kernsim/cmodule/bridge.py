@@ -20,6 +20,7 @@ that entered module code raises it again on the Python side.
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any, Callable, Final
 
 from .._core._bug import KernelBug, PageFault
@@ -130,6 +131,26 @@ class CWaitQueueHead:
         return f"<C wait_queue_head {self.name}>"
 
 
+class CCompletion:
+    """A C ``struct completion``: its count in C memory, its waiters (tasks,
+    which C code never reads) on the simulator's side."""
+
+    __slots__ = ("ptr", "waiters", "name", "__weakref__")
+
+    def __init__(self, ptr: Any) -> None:
+        self.ptr = ptr
+        self.waiters: list[Task] = []
+        self.name = ""
+
+    @property
+    def done(self) -> int:
+        return int(self.ptr.done)
+
+    @done.setter
+    def done(self, value: int) -> None:
+        self.ptr.done = value & 0xFFFFFFFF
+
+
 class CWakeFunction:
     """A wake function written in C, called by the core's wake-up walk."""
 
@@ -188,8 +209,10 @@ class Bridge:
         self.lib = r.lib
         self._nodes: dict[int, Any] = {}
         self._heads: dict[int, CWaitQueueHead] = {}
+        self._completions: dict[int, CCompletion] = {}
         self._task_structs: dict[int, Any] = {}   # pid -> cdata (kept alive)
-        self._tasks_by_addr: dict[int, Task] = {}
+        # Weak: a task's struct goes when the task does (kernels come and go).
+        self._tasks_by_addr: weakref.WeakValueDictionary[int, Task] = weakref.WeakValueDictionary()
         self._wake_functions: dict[int, Any] = {}
         self._wake_ptrs: dict[Any, Any] = {}
         self._entry_offset = self.ffi.offsetof("struct wait_queue_entry", "entry")
@@ -237,6 +260,15 @@ class Bridge:
             self._nodes[self.addr(h.head.lh)] = h.head
         return h
 
+    def completion(self, ptr: Any) -> CCompletion | None:
+        a = self.addr(ptr)
+        if a == 0:
+            return None
+        c = self._completions.get(a)
+        if c is None:
+            c = self._completions[a] = CCompletion(ptr)
+        return c
+
     def entry(self, ptr: Any) -> CWaitEntry | None:
         a = self.addr(ptr)
         if a == 0:
@@ -255,7 +287,7 @@ class Bridge:
         if type(task) is ErrPtr:
             return self.ffi.cast("struct task_struct *", task.errno)
         if not isinstance(task, Task):
-            task = getattr(task, "_get_current_task", lambda: task)()
+            raise TypeError(f"not a task: {task!r}")
         ts = self._task_structs.get(task.pid)
         if ts is None or self._tasks_by_addr.get(self.addr(ts)) is not task:
             ts = self.ffi.new("struct task_struct *")
@@ -364,6 +396,8 @@ def _arg_converter(bridge: Bridge, ctype: str) -> Callable[[Any], Any] | None:
         return bridge.head
     if t == "struct wait_queue_entry *":
         return bridge.entry
+    if t == "struct completion *":
+        return bridge.completion
     if t == "char *":
         ffi = bridge.ffi
         return lambda p: None if p == ffi.NULL else ffi.string(p).decode("utf-8", "replace")

@@ -36,6 +36,7 @@ struct task_struct;
 struct wait_queue_head;
 struct wait_queue_entry;
 struct lock_class_key;
+struct completion;
 typedef int (*wait_queue_func_t)(struct wait_queue_entry *, unsigned, int, void *);
 
 /* One argument of a printk-style call, unpacked from a va_list by its conversion. */

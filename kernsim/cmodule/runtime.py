@@ -46,6 +46,7 @@ struct wait_queue_entry { unsigned int flags; void *private; void *func; struct 
 struct wait_queue_head { unsigned int lock; struct list_head head; };
 struct task_struct { int pid; int tgid; char comm[16]; void *kernsim_task; };
 struct lock_class_key { int dummy; };
+struct completion { unsigned int done; struct { unsigned int lock; struct list_head task_list; } wait; };
 struct kernsim_arg { int kind; long long i; const void *p; };
 struct kernsim_fault { int sig; int code; unsigned long addr; unsigned long ip; };
 """

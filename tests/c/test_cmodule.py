@@ -167,6 +167,42 @@ def test_the_waker_writes_into_the_sleepers_stacked_wait_entry(tmp_path: Path) -
     assert "results 8 7" in run.texts
 
 
+def test_completions_from_c(tmp_path: Path) -> None:
+    ko = build(tmp_path, """
+        #include <linux/completion.h>
+        static DECLARE_COMPLETION(ready);
+        static struct completion *onstack;
+        static int fn(void *d)
+        {
+            msleep(100);
+            complete(&ready);
+            msleep(100);
+            complete_all(onstack);
+            return 0;
+        }
+        static int __init c_init(void)
+        {
+            DECLARE_COMPLETION_ONSTACK(later);
+            unsigned long left;
+            onstack = &later;
+            kthread_run(fn, NULL, "completer");
+            pr_info("done before: %d\\n", completion_done(&ready));
+            left = wait_for_completion_timeout(&ready, msecs_to_jiffies(1000));
+            pr_info("left > 0: %d, try again: %d\\n", left > 0, try_wait_for_completion(&ready));
+            wait_for_completion(&later);
+            pr_info("later done: %d %d\\n", completion_done(&later), later.done == UINT_MAX);
+            return 0;
+        }
+        static void __exit c_exit(void) { }
+        module_init(c_init); module_exit(c_exit);
+    """)
+    run = run_file(ko, seconds=1)
+    assert run.result.exit_code == 0
+    assert ["done before: 0", "left > 0: 1, try again: 0", "later done: 1 1"] == \
+        [t for t in run.texts if t.startswith(("done before", "left", "later"))]
+    assert run.time_of("later done: 1 1") - run.time_of("left > 0: 1, try again: 0") > 0.09
+
+
 def test_kthread_stop_of_a_c_thread_that_never_ran_is_eintr(tmp_path: Path) -> None:
     ko = build(tmp_path, """
         static int fn(void *d) { pr_info("ran\\n"); return 0; }
