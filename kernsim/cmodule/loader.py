@@ -29,6 +29,7 @@ from ..modinfo import KoError, load_ko, modname_of, read_ko
 from .bridge import CFunction, bridge
 
 _load_counter = itertools.count(1)
+_OPEN_LIBRARIES: list[tuple[FFI, Any]] = []
 
 
 class InvalidModuleFormat(LoadFailed):
@@ -88,7 +89,10 @@ class CModuleImage:
                 raise InvalidModuleFormat(f"{self.path}: {exc}") from None
         finally:
             so.unlink(missing_ok=True)  # the mapping stays; the file is not needed
-        mod.native_handle = (mffi, lib)  # keeps the library open
+        # Never closed: a kthread a buggy exit left behind may still run its
+        # code (the kernel reports that as a fault; an unmapped library would
+        # crash the process), and a reused address would confuse symbols.
+        _OPEN_LIBRARIES.append((mffi, lib))
         init = _entry(mffi, lib, "init_module")
         exit_ = _entry(mffi, lib, "cleanup_module")
         anchor = ("init_module", init) if init else ("cleanup_module", exit_) if exit_ else None
