@@ -87,6 +87,8 @@ class Diagnostics:
         self.hung_task_check_interval_secs = hung_task_check_interval_secs
         self.hung_task_warnings = hung_task_warnings
         self.stuck_wall_seconds = stuck_wall_seconds
+        #: The scheduler's lower bound for a first soft-lockup report.
+        self.lockup_thresh_ns = SOFTLOCKUP_THRESH_NS
         #: Called with each task the hung-task detector reports.
         self.hung_task_listeners: list[Callable[[Task], None]] = []
         #: Called with (task, kind) after each oops or lockup report.
@@ -166,6 +168,8 @@ class Diagnostics:
         if frame is None and task.context is not None:
             frame = task.context.frame()
         syms = self.trace_from_frame(frame)
+        if task.sleep_site is not None and frame is task.context.frame():
+            syms = [self.frame_symbol(code, None) or "?" for code in task.sleep_site] + syms
         return syms + self.trace_base(task)
 
     def trace_base(self, task: Task) -> list[str]:
@@ -297,9 +301,6 @@ class Diagnostics:
         return site
 
     # -- soft lockup ----------------------------------------------------------
-
-    #: The scheduler's lower bound for a first soft-lockup report.
-    lockup_thresh_ns = SOFTLOCKUP_THRESH_NS
 
     def first_lockup_report(self, now: int) -> Any:
         """When a task that started running at *now* and never sleeps is first

@@ -33,7 +33,7 @@ kernsim's core are hidden, as inlined code is in a real trace.
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import CodeType
 from typing import Any, Callable, Final, TypeVar
 
@@ -181,6 +181,18 @@ def export(header: str, *, kind: str = "func", points: bool = True, gpl: bool = 
         return public  # type: ignore[return-value]
 
     return deco
+
+
+def accelerate(reference: F, fast: Any) -> F:
+    """Export *fast* -- the C accelerator's equivalent of the exported
+    *reference*, e.g. a ``functools.partial`` over a ``_fastpath`` function --
+    in its place, under its name, docstring and signature (``__wrapped__``)."""
+    sym = next(s for s in EXPORTS.values() if s.obj is reference)
+    for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
+        setattr(fast, attr, getattr(reference, attr))
+    fast.__wrapped__ = reference
+    EXPORTS[sym.name] = replace(sym, obj=fast)
+    return fast  # type: ignore[no-any-return]
 
 
 def export_value(name: str, value: Any, header: str, kind: str = "const") -> Any:

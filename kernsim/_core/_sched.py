@@ -104,9 +104,18 @@ class Scheduler:
     (-1 while an eager policy must be asked at every point).
     """
 
+    #: The fields the hot path reads on every kernel call are slots: fixed
+    #: offsets, which the C accelerator (``_fastpath``) reads directly.  (The
+    #: other parts of ``Kernel`` keep ordinary attributes.)
+    __slots__ = ("now", "cost", "due", "current", "rq", "eager", "base_cost", "slice_ns",
+                 "next_event", "horizon", "clock_virtual", "stop_reason", "lockup_thresh_ns")
+
     now: int
     cost: int
     due: Any
+    current: Task | None
+    rq: deque[Task]
+    eager: bool
     hz: int
 
     def _init_sched(self, *, hz: int, clock: Clock, policy: Policy, cost_ns: int,
@@ -128,8 +137,8 @@ class Scheduler:
         self.decisions = DecisionLog()
         #: Set when the policy gave an impossible answer (see decide()).
         self.decision_error: ReplayMismatch | None = None
-        self.rq: deque[Task] = deque()
-        self.current: Task | None = None
+        self.rq = deque()
+        self.current = None
         #: Every live task by pid, in creation order.
         self.tasks: dict[int, Task] = {}
         self.next_pid = 1
@@ -145,6 +154,8 @@ class Scheduler:
         self.horizon: int | None = None
         self.stop_reason: str | None = None
         self.host = GreenletContext(None, None)
+        #: Run this long without sleeping before the soft-lockup check looks (Diagnostics sets it).
+        self.lockup_thresh_ns: Any = INF
 
     # -- time -------------------------------------------------------------
 
@@ -339,8 +350,6 @@ class Scheduler:
     #: the hand-off between contexts set it; KernelConfig.native_tasks).
     native_tasks: bool = False
 
-    #: Run this long without sleeping before the soft-lockup check looks (Diagnostics sets it).
-    lockup_thresh_ns: Any = INF
 
     # -- blocking ---------------------------------------------------------
 

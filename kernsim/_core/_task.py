@@ -220,7 +220,7 @@ class Task:
         "tif", "parent", "kthread", "context", "nvcsw", "nivcsw", "last_switch_count",
         "last_switch_time", "slice_end", "spin_start", "lockup_report_at", "usage",
         "exit_code", "module", "tty", "blocked_on", "sleep_timer", "cpu",
-        "kaddr", "user", "oopsed", "signals", "on_exit", "doomed", "__weakref__",
+        "kaddr", "user", "oopsed", "signals", "on_exit", "doomed", "sleep_site", "__weakref__",
     )
 
     def __init__(self, pid: int, comm: str, *, user: bool = False) -> None:
@@ -270,6 +270,10 @@ class Task:
         self.on_exit: Callable[[Task], None] | None = None
         #: Raised in the task when it next runs (its module's code was freed).
         self.doomed: BaseException | None = None
+        #: While it sleeps in the C accelerator's schedule(): the code objects
+        #: of the kernel functions its stack has there (innermost first), which
+        #: a stack trace shows in place of Python frames (see ``_fastpath.c``).
+        self.sleep_site: tuple[Any, ...] | None = None
 
     def set_name(self, name: str) -> None:
         """Name a kthread as ``kthread_create`` does (``set_task_comm`` + full name)."""
