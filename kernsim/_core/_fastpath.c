@@ -57,7 +57,7 @@ static Py_ssize_t G_glet;
 static Py_ssize_t E_flags, E_private, E_func, E_next, E_prev, E_name;
 static Py_ssize_t H_head, LH_next, LH_prev;
 
-static PyObject *s_point_slow, *s_try_to_wake_up, *s_append, *s_popleft, *s_switch;
+static PyObject *s_point_slow, *s_try_to_wake_up, *s_append, *s_popleft, *s_appendleft, *s_switch;
 static PyObject *s_resume_doomed;
 static PyObject *s_next, *s_prev, *s_flags, *s_private, *s_func, *s_head;
 
@@ -169,7 +169,8 @@ as_ll(PyObject *v, long long *out)
     return 0;
 }
 
-/* ``if k.now >= k.due: k.point_slow()`` */
+/* ``if k.now >= k.due: k.point_slow()``: 1 if it called point_slow(), 0 if
+ * not, -1 with an exception. */
 static int
 point_check_at(PyObject *k, long long now)
 {
@@ -201,7 +202,7 @@ point_check_at(PyObject *k, long long now)
     if (r == NULL)
         return -1;
     Py_DECREF(r);
-    return 0;
+    return 1;
 }
 
 static int
@@ -213,7 +214,7 @@ point_check(PyObject *k)
     return point_check_at(k, now);
 }
 
-/* ``k.now += k.cost; if k.now >= k.due: k.point_slow()`` */
+/* ``k.now += k.cost; if k.now >= k.due: k.point_slow()``: as point_check_at. */
 static int
 point_add(PyObject *k)
 {
@@ -224,6 +225,27 @@ point_add(PyObject *k)
     if (slot_steal(k, K_now, PyLong_FromLongLong(now)) < 0)
         return -1;
     return point_check_at(k, now);
+}
+
+/* ---- the run queue (a deque) ---- */
+
+/* rq.append / rq.popleft, bound once per run queue. */
+static PyObject *rq_seen, *rq_append, *rq_popleft;
+
+static int
+rq_methods(PyObject *rq)
+{
+    if (rq == rq_seen)
+        return 0;
+    Py_XSETREF(rq_append, PyObject_GetAttr(rq, s_append));
+    Py_XSETREF(rq_popleft, PyObject_GetAttr(rq, s_popleft));
+    if (rq_append == NULL || rq_popleft == NULL) {
+        Py_CLEAR(rq_seen);
+        return -1;
+    }
+    Py_INCREF(rq);
+    Py_XSETREF(rq_seen, rq);
+    return 0;
 }
 
 /* ---- try_to_wake_up ------------------------------------------------------------ */
@@ -260,7 +282,9 @@ ttwu(PyObject *k, PyObject *p, long mask)
         rq = slot_get(k, K_rq, "rq");
         if (rq == NULL)
             return -1;
-        r = PyObject_CallMethodOneArg(rq, s_append, p);
+        if (rq_methods(rq) < 0)
+            return -1;
+        r = PyObject_CallOneArg(rq_append, p);
         if (r == NULL)
             return -1;
         Py_DECREF(r);
@@ -304,7 +328,7 @@ list_add(PyObject *new, PyObject *prev, PyObject *next)
  * below: 0, -ERESTARTSYS, or -1 with an exception (check PyErr_Occurred()).
  */
 static long
-prepare(PyObject *k, PyObject *wq_head, PyObject *entry, long state, PyObject *state_obj)
+prepare(PyObject *k, PyObject *wq_head, PyObject *entry, long state, PyObject *state_obj, int *slow)
 {
     PyObject *task, *next, *head = NULL, *first = NULL, *v;
     long tif, flags;
@@ -314,16 +338,16 @@ prepare(PyObject *k, PyObject *wq_head, PyObject *entry, long state, PyObject *s
     if (task == NULL)
         return -1;
     if (!Py_IS_TYPE(task, TaskType) || !Py_IS_TYPE(wq_head, HeadType))
-        return prepare_slow(wq_head, entry, state_obj);
+        return *slow = 1, prepare_slow(wq_head, entry, state_obj);
     v = slot_get(task, T_tif, "tif");
     if (v == NULL || ((tif = PyLong_AsLong(v)) == -1 && PyErr_Occurred()))
         return -1;
     if (tif & SIGNAL_TIFS)
-        return prepare_slow(wq_head, entry, state_obj);  /* maybe -ERESTARTSYS */
+        return *slow = 1, prepare_slow(wq_head, entry, state_obj);  /* maybe -ERESTARTSYS */
     next = SLOT(entry, E_next);
     if (next != entry) {
         if (next == NULL || !is_node(next))  /* poisoned or never initialised */
-            return prepare_slow(wq_head, entry, state_obj);
+            return *slow = 1, prepare_slow(wq_head, entry, state_obj);
     }
     else {
         head = slot_get(wq_head, H_head, "head");
@@ -353,7 +377,7 @@ prepare(PyObject *k, PyObject *wq_head, PyObject *entry, long state, PyObject *s
                 if (!Py_IS_TYPE(first, EntryType)) {
                     Py_DECREF(first);
                     Py_DECREF(head);
-                    return prepare_slow(wq_head, entry, state_obj);
+                    return *slow = 1, prepare_slow(wq_head, entry, state_obj);
                 }
                 v = slot_get(first, E_flags, "flags");
                 if (v == NULL || ((fflags = PyLong_AsLong(v)) == -1 && PyErr_Occurred()))
@@ -361,7 +385,7 @@ prepare(PyObject *k, PyObject *wq_head, PyObject *entry, long state, PyObject *s
                 if (fflags & WQ_FLAG_PRIORITY) {
                     Py_DECREF(first);
                     Py_DECREF(head);
-                    return prepare_slow(wq_head, entry, state_obj);
+                    return *slow = 1, prepare_slow(wq_head, entry, state_obj);
                 }
             }
             if (list_add(entry, head, first) < 0)
@@ -379,7 +403,7 @@ out:
 
 /* finish_wait(wq_head, entry): 0, or -1 with an exception. */
 static int
-finish(PyObject *k, PyObject *wq_head, PyObject *entry)
+finish(PyObject *k, PyObject *wq_head, PyObject *entry, int *slow)
 {
     PyObject *task = slot_get(k, K_current, "current"), *n, *p, *r;
     PyObject *args[2] = {wq_head, entry};
@@ -410,6 +434,7 @@ finish(PyObject *k, PyObject *wq_head, PyObject *entry)
             return 0;
         }
     }
+    *slow = 1;
     r = PyObject_Vectorcall(py_finish, args, 2, NULL);
     if (r == NULL)
         return -1;
@@ -444,6 +469,20 @@ num_lt(PyObject *a, PyObject *b)
         if (as_ll(a, &i) < 0 || as_ll(b, &j) < 0)
             return -1;
         return i < j;
+    }
+    if (PyFloat_CheckExact(a) && PyFloat_CheckExact(b))
+        return PyFloat_AS_DOUBLE(a) < PyFloat_AS_DOUBLE(b);
+    if (PyFloat_CheckExact(a) && PyLong_CheckExact(b)) {
+        long long j;
+        if (as_ll(b, &j) < 0)
+            return -1;
+        return PyFloat_AS_DOUBLE(a) < (double)j;
+    }
+    if (PyLong_CheckExact(a) && PyFloat_CheckExact(b)) {
+        long long i;
+        if (as_ll(a, &i) < 0)
+            return -1;
+        return (double)i < PyFloat_AS_DOUBLE(b);
     }
     if (as_double(a, &x) < 0 || as_double(b, &y) < 0)
         return -1;
@@ -492,8 +531,7 @@ enter(PyObject *k, PyObject *task)
         return -1;
     if (spin == Py_None) {
         PyObject *thresh;
-        if (slot_steal(task, T_spin_start, PyLong_FromLongLong(now)) < 0)
-            return -1;
+        slot_set(task, T_spin_start, SLOT(k, K_now));
         thresh = slot_get(k, K_lockup_thresh_ns, "lockup_thresh_ns");
         if (thresh == NULL)
             return -1;
@@ -589,12 +627,19 @@ sched_block(PyObject *k)
         return -1;
     if (!Py_IS_TYPE(pctx, GletCtxType))
         goto slow;
-    nxt = PySequence_GetItem(rq, 0);
+    if (rq_methods(rq) < 0)
+        return -1;
+    nxt = PyObject_CallNoArgs(rq_popleft);
     if (nxt == NULL)
         return -1;
     if (!Py_IS_TYPE(nxt, TaskType) || (nctx = SLOT(nxt, T_context)) == NULL ||
         !Py_IS_TYPE(nctx, GletCtxType)) {
+        /* put it back as it was: the Python schedule() takes it from here */
+        r = PyObject_CallMethodOneArg(rq, s_appendleft, nxt);
         Py_DECREF(nxt);
+        if (r == NULL)
+            return -1;
+        Py_DECREF(r);
         goto slow;
     }
     /* Committed: the steps of schedule_core, in its order. */
@@ -604,10 +649,6 @@ sched_block(PyObject *k)
         slot_steal(prev, T_nvcsw, PyLong_FromLongLong(nvcsw + 1)) < 0)
         goto error;
     slot_set(prev, T_spin_start, Py_None);
-    r = PyObject_CallMethodNoArgs(rq, s_popleft);
-    if (r == NULL)
-        goto error;
-    Py_DECREF(r);
     if (enter(k, nxt) < 0)
         goto error;
     glet = slot_get(nctx, G_glet, "glet");
@@ -652,16 +693,21 @@ slow:
 /* ---- ___wait_event ----------------------------------------------------------- */
 
 /*
- * The loop's entry is done with: if nothing but the loop holds it and it is
- * unqueued, unlink it from itself so that it is freed now rather than by the
- * cycle collector (no one can see the difference: no one else has it).
+ * The loop's entry is done with.  If nothing but the loop holds it (three
+ * references: the loop's, and its own next and prev) and it is unqueued, no
+ * one can ever see it again: keep it as the spare the next wait re-initialises
+ * (the kernel's entry is a stack slot used again by the next wait, too), so a
+ * wait costs no allocation and leaves no cycle for the collector.
  */
+static PyObject *spare_entry;
+
 static void
 drop_entry(PyObject *e)
 {
-    if (Py_REFCNT(e) == 1 && SLOT(e, E_next) == e && SLOT(e, E_prev) == e) {
-        slot_set(e, E_next, Py_None);
-        slot_set(e, E_prev, Py_None);
+    if (spare_entry == NULL && Py_REFCNT(e) == 3 && SLOT(e, E_next) == e &&
+        SLOT(e, E_prev) == e) {
+        spare_entry = e;  /* keeps the loop's reference */
+        return;
     }
     Py_DECREF(e);
 }
@@ -669,9 +715,14 @@ drop_entry(PyObject *e)
 static PyObject *
 new_entry(PyObject *task, long flags)
 {
-    PyObject *e = EntryType->tp_alloc(EntryType, 0);
-    if (e == NULL)
-        return NULL;
+    PyObject *e = spare_entry;
+    if (e != NULL)
+        spare_entry = NULL;
+    else {
+        e = EntryType->tp_alloc(EntryType, 0);
+        if (e == NULL)
+            return NULL;
+    }
     if (slot_steal(e, E_flags, PyLong_FromLong(flags)) < 0) {
         Py_DECREF(e);
         return NULL;
@@ -717,12 +768,16 @@ wait_event_core(PyObject *wq_head, PyObject *condition, PyObject *state_obj, PyO
         goto error;
     interruptible = state & (TASK_INTERRUPTIBLE | TASK_WAKEKILL);
     for (;;) {
-        if (point_add(k) < 0)
+        /* The point after prepare_to_wait_event() is skipped when no Python
+         * code ran since the point before it: k.now and k.due are as that
+         * point left them, so it could not fire. */
+        int slow = point_add(k);
+        if (slow < 0)
             goto error;
-        ret_int = prepare(k, wq_head, entry, state, state_obj);
+        ret_int = prepare(k, wq_head, entry, state, state_obj, &slow);
         if (ret_int == -1 && PyErr_Occurred())
             goto error;
-        if (point_check(k) < 0)
+        if (slow && point_check(k) < 0)
             goto error;
         c = PyObject_CallNoArgs(condition);
         if (c == NULL)
@@ -745,8 +800,11 @@ wait_event_core(PyObject *wq_head, PyObject *condition, PyObject *state_obj, PyO
         if (point_check(k) < 0)
             goto error;
     }
-    if (point_add(k) < 0 || finish(k, wq_head, entry) < 0 || point_check(k) < 0)
-        goto error;
+    {
+        int slow = point_add(k);  /* the point after finish_wait(): as above */
+        if (slow < 0 || finish(k, wq_head, entry, &slow) < 0 || (slow && point_check(k) < 0))
+            goto error;
+    }
     drop_entry(entry);
     Py_DECREF(k);
     return PyLong_FromLong(0);
@@ -1124,6 +1182,7 @@ PyInit__fastpath(void)
     INTERN(s_try_to_wake_up, "try_to_wake_up");
     INTERN(s_append, "append");
     INTERN(s_popleft, "popleft");
+    INTERN(s_appendleft, "appendleft");
     INTERN(s_switch, "switch");
     INTERN(s_resume_doomed, "_resume_doomed");
     INTERN(s_next, "next");
