@@ -51,6 +51,21 @@ static Py_ssize_t cur_k;
 static Py_ssize_t K_now, K_cost, K_due, K_current, K_rq, K_eager;
 static Py_ssize_t K_base_cost, K_slice_ns, K_next_event, K_horizon, K_clock_virtual, K_stop_reason;
 static Py_ssize_t K_lockup_thresh_ns;
+static Py_ssize_t K_hz, K_initial_jiffies, K_in_softirq, K_wheel_depth, K_heap, K_timer_seq;
+static Py_ssize_t T_sleep_timer;
+static Py_ssize_t TM_expires, TM_when, TM_seq, TM_pending;
+static PyTypeObject *TimerType;
+static PyObject *heappush;           /* heapq.heappush */
+static PyObject *py_msleep;          /* the Python msleep (exported impl, no points) */
+static PyObject *py_schedule_timeout;  /* the Python schedule_timeout (no points) */
+static PyObject *site_timeout;       /* sleep_site of a task in schedule_timeout() from msleep() */
+static PyObject *heappop;            /* heapq.heappop */
+static PyObject *py_run_due;         /* Scheduler.run_due, the Python reference */
+static PyObject *process_timeout_fn; /* _time.process_timeout */
+static PyObject *inf_obj;            /* float("inf") */
+static PyTypeObject *KthreadType;    /* _kthread.KthreadInfo */
+static PyObject *py_should_stop;     /* kthread_should_stop (no points) */
+static Py_ssize_t T_kthread, KT_flags, TM_function, TM_data;
 static Py_ssize_t T_state, T_tif, T_blocked_on, T_on_rq;
 static Py_ssize_t T_nvcsw, T_spin_start, T_slice_end, T_lockup_report_at, T_context, T_doomed, T_sleep_site;
 static Py_ssize_t G_glet;
@@ -590,7 +605,7 @@ enter(PyObject *k, PyObject *task)
  * (``__schedule``, ``schedule``), as the Python frames would.
  */
 static int
-sched_block(PyObject *k)
+sched_block(PyObject *k, PyObject *site)
 {
     PyObject *prev, *v, *rq, *nxt = NULL, *pctx, *nctx, *glet, *r;
     long state, tif;
@@ -655,7 +670,7 @@ sched_block(PyObject *k)
     if (glet == NULL)
         goto error;
     Py_INCREF(glet);
-    slot_set(prev, T_sleep_site, sleep_site);
+    slot_set(prev, T_sleep_site, site);
     if (greenlet_switch != NULL)
         r = greenlet_switch(glet, empty_tuple, NULL);
     else
@@ -687,7 +702,7 @@ slow:
     if (r == NULL)
         return -1;
     Py_DECREF(r);
-    return 0;
+    return 1;  /* through Python: its frames showed where it slept */
 }
 
 /* ---- ___wait_event ----------------------------------------------------------- */
@@ -795,7 +810,7 @@ wait_event_core(PyObject *wq_head, PyObject *condition, PyObject *state_obj, PyO
         }
         if (point_add(k) < 0)
             goto error;
-        if (sched_block(k) < 0)
+        if (sched_block(k, sleep_site) < 0)
             goto error;
         if (point_check(k) < 0)
             goto error;
@@ -1068,14 +1083,6 @@ error:
     return NULL;
 }
 
-/* ---- setup ---------------------------------------------------------------------- */
-
-PyDoc_STRVAR(setup_doc,
-"setup(cur, Scheduler, Task, wait_queue_entry, wait_queue_head, list_head,\n"
-"      autoremove_wake_function, prepare_to_wait_event, finish_wait, schedule,\n"
-"      __wake_up, GreenletContext, sleep_site)\n\n"
-"Hand the accelerator the core's types and its Python fallbacks (once, at import).");
-
 static int
 keep(PyObject **slot, PyObject *v)
 {
@@ -1083,6 +1090,486 @@ keep(PyObject **slot, PyObject *v)
     Py_XSETREF(*slot, v);
     return 0;
 }
+
+/* ---- msleep() -------------------------------------------------------------------- */
+
+#define NSEC_PER_SEC 1000000000LL
+#define LVL_BITS 6
+#define LVL_CLK_SHIFT 3
+#define MAX_SCHEDULE_TIMEOUT 0x7fffffffffffffffLL
+#define MAX_JIFFY_OFFSET ((0x7fffffffffffffffLL >> 1) - 1)
+
+static long long
+lvl_start(int n)
+{
+    return ((1LL << LVL_BITS) - 1) << ((n - 1) * LVL_CLK_SHIFT);
+}
+
+/* _timer.wheel_fire_jiffy(): the jiffy a timer armed for *expires* fires at. */
+static long long
+wheel_fire_jiffy(long long expires, long long base_clk, int depth)
+{
+    long long delta = expires - base_clk;
+    int lvl = depth - 1, n, shift;
+    if (delta < 0)
+        return base_clk;
+    for (n = 0; n < depth - 1; n++) {
+        if (delta < lvl_start(n + 1)) {
+            lvl = n;
+            break;
+        }
+    }
+    if (n == depth - 1 && delta >= lvl_start(depth))
+        expires = base_clk + lvl_start(depth) - (1LL << ((depth - 1) * LVL_CLK_SHIFT));
+    shift = lvl * LVL_CLK_SHIFT;
+    return ((expires >> shift) + 1) << shift;
+}
+
+/* _time._to_jiffies(n, per_sec, hz): round up to jiffies. */
+static long long
+to_jiffies(long long n, long long per_sec, long long hz)
+{
+    if (per_sec % hz == 0) {
+        long long unit = per_sec / hz;
+        return (n + unit - 1) / unit;
+    }
+    if (hz % per_sec == 0)
+        return n * (hz / per_sec);
+    return -((-n * hz) / per_sec - (((-n * hz) % per_sec) < 0 ? 1 : 0));  /* -(-n*hz // per_sec) */
+}
+
+/* jiffies = initial_jiffies + now * hz // NSEC_PER_SEC */
+static int
+read_jiffies(PyObject *k, long long *out)
+{
+    long long now, hz, ij;
+    if (as_ll(slot_get(k, K_now, "now"), &now) < 0 || as_ll(slot_get(k, K_hz, "hz"), &hz) < 0 ||
+        as_ll(slot_get(k, K_initial_jiffies, "initial_jiffies"), &ij) < 0)
+        return -1;
+    if (now < 0)
+        return PyErr_SetString(PyExc_ValueError, "negative time"), -1;
+    *out = ij + (long long)(((__int128)now * hz) / NSEC_PER_SEC);
+    return 0;
+}
+
+/*
+ * schedule_timeout(timeout) from msleep(), for 0 <= timeout < MAX with the
+ * task's sleep timer made: mod_timer() + add_event() + schedule() +
+ * del_timer_sync(), as _time.schedule_timeout and Scheduler.mod_timer do.
+ * Returns the jiffies left, or -1 with an exception.
+ */
+static long long
+schedule_timeout_core(PyObject *k, long long timeout)
+{
+    PyObject *task, *timer, *v, *entry, *r, *seq_obj = NULL, *when_obj = NULL;
+    PyObject *args[2];
+    long long j, expire, base, fire, when, hz, ij, seq, left;
+    int depth, soft, lt, sb;
+
+    task = slot_get(k, K_current, "current");
+    if (task == NULL)
+        return -1;
+    timer = Py_IS_TYPE(task, TaskType) ? SLOT(task, T_sleep_timer) : NULL;
+    if (timeout < 0 || timeout == MAX_SCHEDULE_TIMEOUT || timer == NULL ||
+        !Py_IS_TYPE(timer, TimerType)) {
+        PyObject *t = PyLong_FromLongLong(timeout);
+        if (t == NULL)
+            return -1;
+        r = PyObject_CallOneArg(py_schedule_timeout, t);
+        Py_DECREF(t);
+        if (r == NULL)
+            return -1;
+        left = PyLong_AsLongLong(r);
+        Py_DECREF(r);
+        return left;
+    }
+    Py_INCREF(timer);
+    if (read_jiffies(k, &j) < 0 || as_ll(slot_get(k, K_hz, "hz"), &hz) < 0 ||
+        as_ll(slot_get(k, K_initial_jiffies, "initial_jiffies"), &ij) < 0)
+        goto error;
+    expire = timeout + j;
+    /* mod_timer() */
+    v = slot_get(k, K_in_softirq, "in_softirq");
+    if (v == NULL || (soft = PyObject_IsTrue(v)) < 0)
+        goto error;
+    base = soft ? j + 1 : j;
+    v = slot_get(k, K_wheel_depth, "wheel_depth");
+    if (v == NULL || ((depth = (int)PyLong_AsLong(v)) == -1 && PyErr_Occurred()))
+        goto error;
+    fire = wheel_fire_jiffy(expire, base, depth);
+    if (fire <= j)
+        fire = j + 1;
+    if (slot_steal(timer, TM_expires, PyLong_FromLongLong(expire)) < 0)
+        goto error;
+    /* jiffy_time(fire): -(-(fire - ij) * NSEC_PER_SEC // hz) */
+    {
+        __int128 x = (__int128)(fire - ij) * NSEC_PER_SEC;
+        when = (long long)((x + hz - 1) / hz);
+    }
+    /* add_event() */
+    if (as_ll(slot_get(k, K_timer_seq, "timer_seq"), &seq) < 0)
+        goto error;
+    seq_obj = PyLong_FromLongLong(seq + 1);
+    when_obj = PyLong_FromLongLong(when);
+    if (seq_obj == NULL || when_obj == NULL)
+        goto error;
+    slot_set(k, K_timer_seq, seq_obj);
+    slot_set(timer, TM_seq, seq_obj);
+    slot_set(timer, TM_when, when_obj);
+    slot_set(timer, TM_pending, Py_True);
+    entry = PyTuple_Pack(3, when_obj, seq_obj, timer);
+    if (entry == NULL)
+        goto error;
+    args[0] = slot_get(k, K_heap, "heap");
+    args[1] = entry;
+    r = args[0] == NULL ? NULL : PyObject_Vectorcall(heappush, args, 2, NULL);
+    Py_DECREF(entry);
+    if (r == NULL)
+        goto error;
+    Py_DECREF(r);
+    v = slot_get(k, K_next_event, "next_event");
+    if (v == NULL || (lt = num_lt(when_obj, v)) < 0)
+        goto error;
+    if (lt) {
+        slot_set(k, K_next_event, when_obj);
+        v = slot_get(k, K_due, "due");
+        if (v == NULL || (lt = num_lt(when_obj, v)) < 0)
+            goto error;
+        if (lt) {
+            v = slot_get(k, K_clock_virtual, "clock_virtual");
+            if (v == NULL)
+                goto error;
+            if (PyObject_IsTrue(v))
+                slot_set(k, K_due, when_obj);
+        }
+    }
+    Py_CLEAR(seq_obj);
+    Py_CLEAR(when_obj);
+    /* schedule(), then del_timer_sync() */
+    if ((sb = sched_block(k, site_timeout)) < 0)
+        goto error;
+    slot_set(timer, TM_pending, Py_False);
+    Py_DECREF(timer);
+    if (read_jiffies(k, &j) < 0)
+        return -1;
+    left = expire - j;
+    return left > 0 ? left : 0;
+error:
+    Py_XDECREF(seq_obj);
+    Py_XDECREF(when_obj);
+    Py_DECREF(timer);
+    return -1;
+}
+
+PyDoc_STRVAR(msleep_doc,
+"msleep(msecs)\n\n"
+"msleep() with the scheduling points of an exported call (see _time.msleep).");
+
+static PyObject *
+msleep(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *k, *task, *r;
+    unsigned long m;
+    long long timeout, hz;
+
+    if (nargs != 1 || !PyLong_CheckExact(args[0])) {
+        /* wrong use: the Python msleep() reports it as it would */
+        k = slot_get(cur_holder, cur_k, "k");
+        if (k == NULL)
+            return NULL;
+        Py_INCREF(k);
+        goto python;
+    }
+    k = slot_get(cur_holder, cur_k, "k");
+    if (k == NULL)
+        return NULL;
+    if (!PyObject_TypeCheck(k, SchedType))
+        return PyObject_GetAttrString(k, "current");  /* raises KernelNotRunning */
+    Py_INCREF(k);
+    if (point_add(k) < 0)
+        goto error;
+    m = PyLong_AsUnsignedLongMask(args[0]) & 0xffffffffUL;
+    if (m == (unsigned long)-1 && PyErr_Occurred())
+        goto error;
+    if (as_ll(slot_get(k, K_hz, "hz"), &hz) < 0)
+        goto error;
+    timeout = ((m >> 31) ? MAX_JIFFY_OFFSET : to_jiffies((long long)m, 1000, hz)) + 1;
+    task = slot_get(k, K_current, "current");
+    if (task == NULL)
+        goto error;
+    Py_INCREF(task);
+    while (timeout) {
+        PyObject *unint = PyLong_FromLong(2);  /* TASK_UNINTERRUPTIBLE */
+        if (PyObject_SetAttrString(task, "state", unint) < 0) {
+            Py_DECREF(unint);
+            Py_DECREF(task);
+            goto error;
+        }
+        Py_DECREF(unint);
+        timeout = schedule_timeout_core(k, timeout);
+        if (timeout == -1 && PyErr_Occurred()) {
+            Py_DECREF(task);
+            goto error;
+        }
+    }
+    Py_DECREF(task);
+    if (point_check(k) < 0)
+        goto error;
+    Py_DECREF(k);
+    Py_RETURN_NONE;
+python:
+    /* the exported call's points around the Python msleep() */
+    if (point_add(k) < 0)
+        goto error;
+    r = PyObject_Vectorcall(py_msleep, args, nargs, NULL);
+    if (r == NULL)
+        goto error;
+    Py_DECREF(r);
+    if (point_check(k) < 0)
+        goto error;
+    Py_DECREF(k);
+    Py_RETURN_NONE;
+error:
+    Py_DECREF(k);
+    return NULL;
+}
+
+PyDoc_STRVAR(run_due_doc,
+"run_due(k)\n\n"
+"Scheduler.run_due(): fire every event whose time has come.  Ties are decided\n"
+"by an eager policy: with one, the Python reference does it all.");
+
+static PyObject *
+run_due(PyObject *mod, PyObject *k)
+{
+    PyObject *heap, *eager, *top, *item, *timer, *v, *r;
+    long long now, when, seq;
+    int e;
+
+    if (!PyObject_TypeCheck(k, SchedType))
+        return PyObject_CallOneArg(py_run_due, k);
+    eager = slot_get(k, K_eager, "eager");
+    if (eager == NULL || (e = PyObject_IsTrue(eager)) < 0)
+        return NULL;
+    if (e)
+        return PyObject_CallOneArg(py_run_due, k);
+    heap = slot_get(k, K_heap, "heap");
+    if (heap == NULL)
+        return NULL;
+    if (!PyList_CheckExact(heap))
+        return PyObject_CallOneArg(py_run_due, k);
+    Py_INCREF(heap);
+    Py_INCREF(k);
+    if (as_ll(slot_get(k, K_now, "now"), &now) < 0)
+        goto error;
+    while (PyList_GET_SIZE(heap) > 0) {
+        top = PyList_GET_ITEM(heap, 0);
+        if (!PyTuple_CheckExact(top) || PyTuple_GET_SIZE(top) != 3 ||
+            as_ll(PyTuple_GET_ITEM(top, 0), &when) < 0)
+            goto error_or_python;
+        if (when > now)
+            break;
+        item = PyObject_CallOneArg(heappop, heap);
+        if (item == NULL)
+            goto error;
+        timer = PyTuple_GET_ITEM(item, 2);
+        if (!Py_IS_TYPE(timer, TimerType)) {
+            Py_DECREF(item);
+            PyErr_SetString(PyExc_TypeError, "run_due(): not a Timer on the time line");
+            goto error;
+        }
+        Py_INCREF(timer);
+        if (as_ll(PyTuple_GET_ITEM(item, 1), &seq) < 0) {
+            Py_DECREF(item);
+            Py_DECREF(timer);
+            goto error;
+        }
+        Py_DECREF(item);
+        /* a stale entry (re-armed or deleted since): skip it */
+        v = slot_get(timer, TM_seq, "seq");
+        if (v == NULL) {
+            Py_DECREF(timer);
+            goto error;
+        }
+        {
+            long long tseq;
+            if (as_ll(v, &tseq) < 0) {
+                Py_DECREF(timer);
+                goto error;
+            }
+            int pending;
+            v = slot_get(timer, TM_pending, "pending");
+            if (v == NULL || (pending = PyObject_IsTrue(v)) < 0) {
+                Py_DECREF(timer);
+                goto error;
+            }
+            if (tseq != seq || !pending) {
+                Py_DECREF(timer);
+                continue;
+            }
+        }
+        /* _fire(timer) */
+        slot_set(timer, TM_pending, Py_False);
+        slot_set(k, K_in_softirq, Py_True);
+        v = slot_get(timer, TM_function, "function");
+        if (v == process_timeout_fn) {
+            /* process_timeout(): wake the sleeper, inlined */
+            PyObject *p = slot_get(timer, TM_data, "data");
+            long woke = p == NULL ? -1 : ttwu(k, p, 3 /* TASK_NORMAL */);
+            r = (woke == -1 && PyErr_Occurred()) ? NULL : Py_None;
+            Py_XINCREF(r);
+        }
+        else
+            r = v == NULL ? NULL : PyObject_CallOneArg(v, timer);
+        slot_set(k, K_in_softirq, Py_False);  /* finally: */
+        Py_DECREF(timer);
+        if (r == NULL)
+            goto error;
+        Py_DECREF(r);
+    }
+    /* k.next_event = heap[0][0] if heap else INF */
+    if (PyList_GET_SIZE(heap) > 0) {
+        top = PyList_GET_ITEM(heap, 0);
+        if (!PyTuple_Check(top) || PyTuple_GET_SIZE(top) < 1) {
+            PyErr_SetString(PyExc_TypeError, "run_due(): a time-line entry is not a tuple");
+            goto error;
+        }
+        slot_set(k, K_next_event, PyTuple_GET_ITEM(top, 0));
+    }
+    else
+        slot_set(k, K_next_event, inf_obj);
+    Py_DECREF(heap);
+    Py_DECREF(k);
+    Py_RETURN_NONE;
+error_or_python:
+    if (PyErr_Occurred())
+        goto error;
+    Py_DECREF(heap);
+    r = PyObject_CallOneArg(py_run_due, k);
+    Py_DECREF(k);
+    return r;
+error:
+    Py_DECREF(heap);
+    Py_DECREF(k);
+    return NULL;
+}
+
+PyDoc_STRVAR(kthread_should_stop_doc,
+"kthread_should_stop() -> bool\n\n"
+"kthread_should_stop() with the scheduling points of an exported call.");
+
+static PyObject *
+kthread_should_stop(PyObject *mod, PyObject *unused)
+{
+    PyObject *k, *task, *kt, *r;
+    long flags;
+
+    k = slot_get(cur_holder, cur_k, "k");
+    if (k == NULL)
+        return NULL;
+    if (!PyObject_TypeCheck(k, SchedType))
+        return PyObject_GetAttrString(k, "current");  /* raises KernelNotRunning */
+    Py_INCREF(k);
+    if (point_add(k) < 0)
+        goto error;
+    task = slot_get(k, K_current, "current");
+    if (task == NULL)
+        goto error;
+    kt = Py_IS_TYPE(task, TaskType) ? SLOT(task, T_kthread) : NULL;
+    if (kt != NULL && Py_IS_TYPE(kt, KthreadType)) {
+        PyObject *f = slot_get(kt, KT_flags, "flags");
+        if (f == NULL || ((flags = PyLong_AsLong(f)) == -1 && PyErr_Occurred()))
+            goto error;
+        r = PyBool_FromLong(flags & (1L << 1));  /* KTHREAD_SHOULD_STOP */
+    }
+    else
+        r = PyObject_CallNoArgs(py_should_stop);  /* not a kthread: it says so */
+    if (r == NULL)
+        goto error;
+    if (point_check(k) < 0) {
+        Py_DECREF(r);
+        goto error;
+    }
+    Py_DECREF(k);
+    return r;
+error:
+    Py_DECREF(k);
+    return NULL;
+}
+
+PyDoc_STRVAR(setup_misc_doc,
+"setup_misc(heappop, Scheduler.run_due, process_timeout, KthreadInfo, kthread_should_stop)\n\n"
+"The rest of setup(): timers firing and kthread_should_stop().");
+
+static PyObject *
+setup_misc(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5 || !PyType_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "setup_misc() takes 5 arguments, the 4th a type");
+        return NULL;
+    }
+    if (TimerType == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "setup_misc() before setup_time()");
+        return NULL;
+    }
+    keep(&heappop, args[0]);
+    keep(&py_run_due, args[1]);
+    keep(&process_timeout_fn, args[2]);
+    keep((PyObject **)&KthreadType, args[3]);
+    keep(&py_should_stop, args[4]);
+    if (inf_obj == NULL && (inf_obj = PyFloat_FromDouble(Py_HUGE_VAL)) == NULL)
+        return NULL;
+    if (member_offset(TaskType, "kthread", &T_kthread) < 0 ||
+        member_offset(KthreadType, "flags", &KT_flags) < 0 ||
+        member_offset(TimerType, "function", &TM_function) < 0 ||
+        member_offset(TimerType, "data", &TM_data) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(setup_time_doc,
+"setup_time(Timer, heappush, msleep, schedule_timeout, site)\n\n"
+"The sleep half of setup(): the timer type, heapq.heappush, the Python msleep()\n"
+"and schedule_timeout() (no points), and the sleep_site of msleep().");
+
+static PyObject *
+setup_time(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5 || !PyType_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "setup_time() takes a type and 4 objects");
+        return NULL;
+    }
+    if (SchedType == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "setup_time() before setup()");
+        return NULL;
+    }
+    keep((PyObject **)&TimerType, args[0]);
+    keep(&heappush, args[1]);
+    keep(&py_msleep, args[2]);
+    keep(&py_schedule_timeout, args[3]);
+    keep(&site_timeout, args[4]);
+    if (member_offset(SchedType, "hz", &K_hz) < 0 ||
+        member_offset(SchedType, "initial_jiffies", &K_initial_jiffies) < 0 ||
+        member_offset(SchedType, "in_softirq", &K_in_softirq) < 0 ||
+        member_offset(SchedType, "wheel_depth", &K_wheel_depth) < 0 ||
+        member_offset(SchedType, "heap", &K_heap) < 0 ||
+        member_offset(SchedType, "timer_seq", &K_timer_seq) < 0 ||
+        member_offset(TaskType, "sleep_timer", &T_sleep_timer) < 0 ||
+        member_offset(TimerType, "expires", &TM_expires) < 0 ||
+        member_offset(TimerType, "when", &TM_when) < 0 ||
+        member_offset(TimerType, "seq", &TM_seq) < 0 ||
+        member_offset(TimerType, "pending", &TM_pending) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* ---- setup ---------------------------------------------------------------------- */
+
+PyDoc_STRVAR(setup_doc,
+"setup(cur, Scheduler, Task, wait_queue_entry, wait_queue_head, list_head,\n"
+"      autoremove_wake_function, prepare_to_wait_event, finish_wait, schedule,\n"
+"      __wake_up, GreenletContext, sleep_site)\n\n"
+"Hand the accelerator the core's types and its Python fallbacks (once, at import).");
 
 static PyObject *
 setup(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
@@ -1166,6 +1653,11 @@ static PyMethodDef methods[] = {
     {"___wait_event", (PyCFunction)(void (*)(void))wait_event_loop, METH_FASTCALL, wait_event_loop_doc},
     {"wake_up", (PyCFunction)(void (*)(void))wake_up, METH_FASTCALL, wake_up_doc},
     {"wait_event", (PyCFunction)(void (*)(void))wait_event_macro, METH_FASTCALL, wait_event_macro_doc},
+    {"msleep", (PyCFunction)(void (*)(void))msleep, METH_FASTCALL, msleep_doc},
+    {"setup_time", (PyCFunction)(void (*)(void))setup_time, METH_FASTCALL, setup_time_doc},
+    {"setup_misc", (PyCFunction)(void (*)(void))setup_misc, METH_FASTCALL, setup_misc_doc},
+    {"run_due", (PyCFunction)run_due, METH_O, run_due_doc},
+    {"kthread_should_stop", (PyCFunction)kthread_should_stop, METH_NOARGS, kthread_should_stop_doc},
     {NULL, NULL, 0, NULL},
 };
 

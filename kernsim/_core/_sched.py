@@ -108,7 +108,8 @@ class Scheduler:
     #: offsets, which the C accelerator (``_fastpath``) reads directly.  (The
     #: other parts of ``Kernel`` keep ordinary attributes.)
     __slots__ = ("now", "cost", "due", "current", "rq", "eager", "base_cost", "slice_ns",
-                 "next_event", "horizon", "clock_virtual", "stop_reason", "lockup_thresh_ns")
+                 "next_event", "horizon", "clock_virtual", "stop_reason", "lockup_thresh_ns",
+                 "hz", "initial_jiffies", "in_softirq", "wheel_depth", "heap", "timer_seq")
 
     now: int
     cost: int
@@ -146,7 +147,7 @@ class Scheduler:
         self.wheel_depth = wheel_depth(hz)
         self.in_softirq = False
         # The time line: heap of (when_ns, seq, Timer).
-        self.heap: list[tuple[int, int, Timer]] = []
+        self.heap = []
         self.timer_seq = 0
         self.next_event: Any = INF
         #: Time before which the fast path need not call point_slow().

@@ -24,11 +24,10 @@ scheduling points as in C.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any, Callable
 
 from ._current import cur
-from ._export import accelerate, export
+from ._export import export
 from ._states import (
     TASK_IDLE,
     TASK_INTERRUPTIBLE,
@@ -39,7 +38,6 @@ from ._states import (
 from ._sched import schedule
 from ._time import schedule_timeout
 from ._waitqueue import (
-    FASTPATH,
     WQ_FLAG_EXCLUSIVE,
     autoremove_wake_function,
     finish_wait,
@@ -100,10 +98,6 @@ def ___wait_event(wq_head: Any, condition: Condition, state: int, exclusive: boo
     if k.now >= k.due:
         k.point_slow()
     return 0
-
-
-if FASTPATH is not None:
-    ___wait_event = FASTPATH.___wait_event  # noqa: F811  (the same loop, in C)
 
 
 def ___wait_event_timeout(wq_head: Any, condition: Condition, state: int, exclusive: bool,
@@ -255,17 +249,3 @@ def wait_event_idle_timeout(wq_head: Any, condition: Condition, timeout: int) ->
         return fast
     return ___wait_event_timeout(wq_head, condition, TASK_IDLE, False, timeout)
 
-
-if FASTPATH is not None:
-    # The macros without a timeout, wholly in C (the loop above is theirs):
-    # partial(FASTPATH.wait_event, reference, state, exclusive, returns an int).
-    wait_event = accelerate(wait_event, partial(
-        FASTPATH.wait_event, wait_event, TASK_UNINTERRUPTIBLE, False, False))
-    wait_event_interruptible = accelerate(wait_event_interruptible, partial(
-        FASTPATH.wait_event, wait_event_interruptible, TASK_INTERRUPTIBLE, False, True))
-    wait_event_interruptible_exclusive = accelerate(wait_event_interruptible_exclusive, partial(
-        FASTPATH.wait_event, wait_event_interruptible_exclusive, TASK_INTERRUPTIBLE, True, True))
-    wait_event_killable = accelerate(wait_event_killable, partial(
-        FASTPATH.wait_event, wait_event_killable, TASK_KILLABLE, False, True))
-    wait_event_idle = accelerate(wait_event_idle, partial(
-        FASTPATH.wait_event, wait_event_idle, TASK_IDLE, False, False))

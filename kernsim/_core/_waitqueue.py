@@ -16,12 +16,11 @@ non-exclusive waiters are woken newest first and exclusive ones oldest first.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any, Callable, Final
 
 from ._bug import KernelBug, NullPointerDereference
 from ._current import cur
-from ._export import accelerate, export, export_values
+from ._export import export, export_values
 from ._sched import _SIGNAL_TIFS, current, resolve_task, signal_pending_state
 from ._states import TASK_INTERRUPTIBLE, TASK_NORMAL, TASK_RUNNING
 from ._time import _schedule_timeout
@@ -475,7 +474,7 @@ _wake = __wake_up.__wrapped__  # type: ignore[attr-defined]
 
 def _wake_points(mode: int, nr_exclusive: int, key: Any, wq_head: wait_queue_head) -> int:
     """``__wake_up()`` bracketed by the scheduling points of an exported call:
-    the body of every ``wake_up*`` macro (in C when the accelerator is built)."""
+    the body of every ``wake_up*`` macro (``_accel`` puts the C one here)."""
     k = cur.k
     k.now += k.cost
     if k.now >= k.due:
@@ -486,24 +485,6 @@ def _wake_points(mode: int, nr_exclusive: int, key: Any, wq_head: wait_queue_hea
     return r
 
 
-from . import _accel  # noqa: E402
-from ._sched import Scheduler, schedule  # noqa: E402
-from ._task import GreenletContext, Task  # noqa: E402
-
-#: The C accelerator of ``___wait_event`` and ``_wake_points``, or None.
-FASTPATH = _accel.load(
-    cur=cur, Scheduler=Scheduler, Task=Task, wait_queue_entry=wait_queue_entry,
-    wait_queue_head=wait_queue_head, list_head=list_head,
-    autoremove_wake_function=autoremove_wake_function,
-    prepare_to_wait_event=prepare_to_wait_event.__wrapped__,  # type: ignore[attr-defined]
-    finish_wait=finish_wait.__wrapped__,  # type: ignore[attr-defined]
-    schedule=schedule.__wrapped__,  # type: ignore[attr-defined]
-    wake_up=_wake,
-    GreenletContext=GreenletContext,
-    sleep_site=(Scheduler.schedule_core.__code__, schedule.__wrapped__.__code__),  # type: ignore[attr-defined]
-)
-if FASTPATH is not None:
-    _wake_points = FASTPATH.wake_up  # noqa: F811
 
 
 @export("linux/wait.h", kind="macro", points=False)
@@ -572,17 +553,6 @@ def wait_woken(wq_entry: wait_queue_entry, mode: int, timeout: int) -> int:
     task.state = TASK_RUNNING
     wq_entry.flags &= ~WQ_FLAG_WOKEN
     return timeout
-
-
-if FASTPATH is not None:
-    # The macros with nothing but the wait queue to pass: partials over the
-    # accelerator, so a wake-up runs no Python frame of kernsim's.
-    wake_up = accelerate(wake_up, partial(FASTPATH.wake_up, TASK_NORMAL, 1, None))
-    wake_up_all = accelerate(wake_up_all, partial(FASTPATH.wake_up, TASK_NORMAL, 0, None))
-    wake_up_interruptible = accelerate(
-        wake_up_interruptible, partial(FASTPATH.wake_up, TASK_INTERRUPTIBLE, 1, None))
-    wake_up_interruptible_all = accelerate(
-        wake_up_interruptible_all, partial(FASTPATH.wake_up, TASK_INTERRUPTIBLE, 0, None))
 
 
 __all__ = ["current"]
