@@ -43,16 +43,19 @@ def install() -> ModuleType | None:
 
     wq = _waitqueue
     schedule = _sched.schedule.__wrapped__  # type: ignore[attr-defined]
-    sched_site = (_sched.Scheduler.schedule_core.__code__, schedule.__code__)
     py_timeout = _time.schedule_timeout.__wrapped__  # type: ignore[attr-defined]
     py_msleep = _time.msleep.__wrapped__  # type: ignore[attr-defined]
+    # Task.sleep_site values: (anchor, code, ...) -- see Task.sleep_site.
+    sched_site = (None, _sched.Scheduler.schedule_core.__code__, schedule.__code__)
     _fastpath.setup(cur, _sched.Scheduler, _task.Task, wq.wait_queue_entry, wq.wait_queue_head,
                     wq.list_head, wq.autoremove_wake_function,
                     wq.prepare_to_wait_event.__wrapped__,  # type: ignore[attr-defined]
                     wq.finish_wait.__wrapped__,  # type: ignore[attr-defined]
                     schedule, wq._wake, _task.GreenletContext, sched_site)
     _fastpath.setup_time(_timer.Timer, heapq.heappush, py_msleep, py_timeout,
-                         sched_site + (py_timeout.__code__, py_msleep.__code__))
+                         sched_site + (py_timeout.__code__, py_msleep.__code__),
+                         (schedule.__code__, py_timeout.__code__, py_msleep.__code__),
+                         (py_timeout.__code__, py_msleep.__code__))
 
     # The loop of the wait_event*() macros, and the macros without a timeout
     # wholly: partial(wait_event, reference, state, exclusive, returns an int).

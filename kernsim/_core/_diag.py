@@ -144,11 +144,19 @@ class Diagnostics:
         if sym is not None:
             out.append(sym)
 
-    def trace_from_frame(self, frame: FrameType | None) -> list[str]:
-        """Symbols of a frame chain, innermost first."""
+    def trace_from_frame(self, frame: FrameType | None,
+                         site: tuple[Any, ...] | None = None) -> list[str]:
+        """Symbols of a frame chain, innermost first; *site*: a sleeping
+        task's ``Task.sleep_site`` (C frames the chain cannot show)."""
         out: list[str] = []
+        anchor, codes = (site[0], site[1:]) if site else (None, ())
+        if site and anchor is None:
+            out.extend(self.frame_symbol(code, None) or "?" for code in codes)
         while frame is not None:
             self._frame_lines(frame, frame.f_lineno, out)
+            if anchor is not None and frame.f_code is anchor:
+                out.extend(self.frame_symbol(code, None) or "?" for code in codes)
+                anchor = None
             frame = frame.f_back
         return out
 
@@ -167,9 +175,8 @@ class Diagnostics:
         """The ``Call Trace`` lines of *task* (suspended, or at *frame*)."""
         if frame is None and task.context is not None:
             frame = task.context.frame()
-        syms = self.trace_from_frame(frame)
-        if task.sleep_site is not None and frame is task.context.frame():
-            syms = [self.frame_symbol(code, None) or "?" for code in task.sleep_site] + syms
+        asleep = task.context is not None and frame is task.context.frame()
+        syms = self.trace_from_frame(frame, task.sleep_site if asleep else None)
         return syms + self.trace_base(task)
 
     def trace_base(self, task: Task) -> list[str]:

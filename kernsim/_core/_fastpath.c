@@ -59,6 +59,8 @@ static PyObject *heappush;           /* heapq.heappush */
 static PyObject *py_msleep;          /* the Python msleep (exported impl, no points) */
 static PyObject *py_schedule_timeout;  /* the Python schedule_timeout (no points) */
 static PyObject *site_timeout;       /* sleep_site of a task in schedule_timeout() from msleep() */
+static PyObject *site_timeout_slow;  /* ... when that schedule() is the Python one */
+static PyObject *site_msleep;        /* ... when schedule_timeout() is the Python one */
 static PyObject *heappop;            /* heapq.heappop */
 static PyObject *py_run_due;         /* Scheduler.run_due, the Python reference */
 static PyObject *process_timeout_fn; /* _time.process_timeout */
@@ -598,14 +600,44 @@ enter(PyObject *k, PyObject *task)
 }
 
 /*
+ * Call fn(*args) with the running task's ``sleep_site`` set to *site* (None:
+ * leave it): what a stack trace of the task shows for the C frames around
+ * the call while it sleeps inside (see Task.sleep_site).
+ */
+static PyObject *
+call_at_site(PyObject *k, PyObject *site, PyObject *fn, PyObject *const *args, size_t nargs)
+{
+    PyObject *task = NULL, *r;
+    if (site != Py_None) {
+        task = slot_get(k, K_current, "current");
+        if (task == NULL)
+            return NULL;
+        if (!Py_IS_TYPE(task, TaskType))
+            task = NULL;
+        else {
+            Py_INCREF(task);
+            slot_set(task, T_sleep_site, site);
+        }
+    }
+    r = PyObject_Vectorcall(fn, args, nargs, NULL);
+    if (task != NULL) {
+        slot_set(task, T_sleep_site, Py_None);
+        Py_DECREF(task);
+    }
+    return r;
+}
+
+/*
  * schedule() for the running task: the common case of Scheduler.schedule_core
  * (block, hand the CPU to the head of the run queue, both Python tasks);
  * anything else is the Python schedule().  While the task is switched away
- * its ``sleep_site`` names the kernel frames a stack trace shows for it
- * (``__schedule``, ``schedule``), as the Python frames would.
+ * its ``sleep_site`` names the kernel frames a stack trace shows for the C
+ * frames: *site* when it switched here (``__schedule``, ``schedule`` and the
+ * callers in C), *slow_site* around the Python schedule() (the callers in C,
+ * after its frames).
  */
 static int
-sched_block(PyObject *k, PyObject *site)
+sched_block(PyObject *k, PyObject *site, PyObject *slow_site)
 {
     PyObject *prev, *v, *rq, *nxt = NULL, *pctx, *nctx, *glet, *r;
     long state, tif;
@@ -698,7 +730,7 @@ error:
     Py_DECREF(prev);
     return -1;
 slow:
-    r = PyObject_CallNoArgs(py_schedule);
+    r = call_at_site(k, slow_site, py_schedule, NULL, 0);
     if (r == NULL)
         return -1;
     Py_DECREF(r);
@@ -810,7 +842,7 @@ wait_event_core(PyObject *wq_head, PyObject *condition, PyObject *state_obj, PyO
         }
         if (point_add(k) < 0)
             goto error;
-        if (sched_block(k, sleep_site) < 0)
+        if (sched_block(k, sleep_site, Py_None) < 0)
             goto error;
         if (point_check(k) < 0)
             goto error;
@@ -1170,12 +1202,21 @@ schedule_timeout_core(PyObject *k, long long timeout)
     if (task == NULL)
         return -1;
     timer = Py_IS_TYPE(task, TaskType) ? SLOT(task, T_sleep_timer) : NULL;
+    if (timer == Py_None) {
+        /* the task's first timed sleep: its timer, as schedule_timeout() makes it */
+        timer = PyObject_CallFunction((PyObject *)TimerType, "OOs", process_timeout_fn, task,
+                                      "process_timeout");
+        if (timer == NULL)
+            return -1;
+        slot_set(task, T_sleep_timer, timer);
+        Py_DECREF(timer);
+    }
     if (timeout < 0 || timeout == MAX_SCHEDULE_TIMEOUT || timer == NULL ||
         !Py_IS_TYPE(timer, TimerType)) {
         PyObject *t = PyLong_FromLongLong(timeout);
         if (t == NULL)
             return -1;
-        r = PyObject_CallOneArg(py_schedule_timeout, t);
+        r = call_at_site(k, site_msleep, py_schedule_timeout, &t, 1);
         Py_DECREF(t);
         if (r == NULL)
             return -1;
@@ -1246,7 +1287,7 @@ schedule_timeout_core(PyObject *k, long long timeout)
     Py_CLEAR(seq_obj);
     Py_CLEAR(when_obj);
     /* schedule(), then del_timer_sync() */
-    if ((sb = sched_block(k, site_timeout)) < 0)
+    if ((sb = sched_block(k, site_timeout, site_timeout_slow)) < 0)
         goto error;
     slot_set(timer, TM_pending, Py_False);
     Py_DECREF(timer);
@@ -1528,15 +1569,16 @@ setup_misc(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 }
 
 PyDoc_STRVAR(setup_time_doc,
-"setup_time(Timer, heappush, msleep, schedule_timeout, site)\n\n"
+"setup_time(Timer, heappush, msleep, schedule_timeout, site, slow_site, msleep_site)\n\n"
 "The sleep half of setup(): the timer type, heapq.heappush, the Python msleep()\n"
-"and schedule_timeout() (no points), and the sleep_site of msleep().");
+"and schedule_timeout() (no points), and the sleep_sites of msleep(): asleep in\n"
+"C, in the Python schedule(), in the Python schedule_timeout().");
 
 static PyObject *
 setup_time(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 5 || !PyType_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "setup_time() takes a type and 4 objects");
+    if (nargs != 7 || !PyType_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "setup_time() takes a type and 6 objects");
         return NULL;
     }
     if (SchedType == NULL) {
@@ -1548,6 +1590,8 @@ setup_time(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     keep(&py_msleep, args[2]);
     keep(&py_schedule_timeout, args[3]);
     keep(&site_timeout, args[4]);
+    keep(&site_timeout_slow, args[5]);
+    keep(&site_msleep, args[6]);
     if (member_offset(SchedType, "hz", &K_hz) < 0 ||
         member_offset(SchedType, "initial_jiffies", &K_initial_jiffies) < 0 ||
         member_offset(SchedType, "in_softirq", &K_in_softirq) < 0 ||

@@ -270,9 +270,11 @@ class Task:
         self.on_exit: Callable[[Task], None] | None = None
         #: Raised in the task when it next runs (its module's code was freed).
         self.doomed: BaseException | None = None
-        #: While it sleeps in the C accelerator's schedule(): the code objects
-        #: of the kernel functions its stack has there (innermost first), which
-        #: a stack trace shows in place of Python frames (see ``_fastpath.c``).
+        #: While it sleeps inside the C accelerator (``_fastpath.c``): what a
+        #: stack trace shows for the C frames, which Python cannot see --
+        #: ``(anchor, code, ...)``: the code objects of the kernel functions
+        #: they stand for, innermost first, to be shown right after the frame
+        #: running *anchor* (a code object), or first of all if it is None.
         self.sleep_site: tuple[Any, ...] | None = None
 
     def set_name(self, name: str) -> None:

@@ -1,0 +1,120 @@
+"""The C accelerator of the hot path (``_fastpath``) against the Python reference.
+
+The accelerator must be invisible: every run gives byte for byte the output of
+the pure-Python kernel (``KERNSIM_PURE=1``), under every policy, including the
+stack traces of tasks asleep in it.  And it must be there in an installed
+kernsim, or the performance targets silently stop holding.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, SEED
+from kernsim._core import _accel
+
+
+def kernsim_run(*args: str, pure: bool) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.pop("KERNSIM_PURE", None)
+    if pure:
+        env["KERNSIM_PURE"] = "1"
+    return subprocess.run([sys.executable, "-m", "kernsim", "run", *args], capture_output=True,
+                          text=True, timeout=120, cwd=REPO, env=env)
+
+
+def test_the_accelerator_is_built_and_installed() -> None:
+    if os.environ.get("KERNSIM_PURE"):
+        pytest.skip("KERNSIM_PURE is set: the Python reference runs")
+    assert _accel.FASTPATH is not None, "kernsim._core._fastpath was not built (is a C compiler there?)"
+    from kernsim import linux
+
+    for name in ("wait_event", "wake_up", "msleep", "kthread_should_stop"):
+        assert getattr(linux, name).func.__module__ == "kernsim._core._fastpath", name
+
+
+@pytest.mark.parametrize("module", ["wait_event", "wait_event_timeout", "prepare_to_wait",
+                                    "prepare_to_wait_exclusive", "prepare_to_wait_event",
+                                    "wait_woken"])
+@pytest.mark.parametrize("policy", [["--policy", "fifo"], ["--policy", "random", "--seed", "7"]])
+def test_seed_modules_print_the_same_with_and_without_it(module: str, policy: list[str]) -> None:
+    args = [str(SEED / f"{module}.py"), "--for", "6", "--decisions", *policy]
+    fast, pure = kernsim_run(*args, pure=False), kernsim_run(*args, pure=True)
+    assert fast.returncode == pure.returncode == 0, fast.stderr + pure.stderr
+    assert fast.stdout == pure.stdout
+    assert fast.stderr == pure.stderr  # the same decisions, so the same replay string
+
+
+HANGS = """\
+from kernsim.linux import *
+
+MODULE_LICENSE("GPL")
+wq = DECLARE_WAIT_QUEUE_HEAD("wq")
+threads = []
+
+def napper(data):
+    msleep(600000)          # D, in schedule_timeout() from msleep()
+    return 0
+
+def waiter(data):
+    wait_event(wq, lambda: False)   # D, in schedule() from the wait_event loop
+    return 0
+
+def waker(data):
+    while not kthread_should_stop():
+        wake_up(wq)         # wakes the waiter, which sleeps again
+        msleep(100)
+    return 0
+
+def init():
+    for fn, name in ((napper, "napper"), (waiter, "waiter"), (waker, "waker")):
+        threads.append(kthread_run(fn, None, name))
+    return 0
+
+def exit():
+    kthread_stop(threads[2])
+    kthread_stop(threads[0])
+
+module_init(init)
+module_exit(exit)
+"""
+
+
+def test_hung_task_traces_are_the_same_with_and_without_it(tmp_path: Path) -> None:
+    path = tmp_path / "hangs.py"
+    path.write_text(HANGS)
+    args = [str(path), "--for", "30", "--hung-task-timeout", "10"]
+    fast, pure = kernsim_run(*args, pure=False), kernsim_run(*args, pure=True)
+    assert fast.stdout == pure.stdout
+    assert fast.returncode == pure.returncode
+    out = fast.stdout
+
+    def trace(task: str) -> list[str]:
+        """The first Call Trace of *task*, symbols only."""
+        lines = out[out.index(f"task:{task} "):].splitlines()
+        body = lines[lines.index(next(ln for ln in lines if ln.endswith("<TASK>"))) + 1:]
+        syms = [ln.split("] ", 1)[1].strip() for ln in body]
+        return syms[:syms.index("</TASK>")]
+
+    assert trace("napper")[:5] == ["__schedule+0x34d/0xa00", "schedule+0x5a/0xd0",
+                                   "schedule_timeout+0x11a/0x150", "msleep+0x2d/0x40",
+                                   trace("napper")[4]]
+    assert trace("napper")[4].startswith("napper+") and trace("napper")[4].endswith("[hangs]")
+    assert [s.split("+")[0] for s in trace("waiter")][:4] == ["__schedule", "schedule", "waiter",
+                                                              "kthread"]
+
+def test_the_core_tests_pass_on_the_python_reference() -> None:
+    """The whole core suite once more with the accelerator off (the reference
+    must stay correct: it runs wherever the C part could not be built)."""
+    if os.environ.get("KERNSIM_PURE"):
+        pytest.skip("this run is the pure one already")
+    env = dict(os.environ, KERNSIM_PURE="1")
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                        "tests/core", "tests/test_seed.py"],
+                       capture_output=True, text=True, timeout=600, cwd=REPO, env=env)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
