@@ -222,6 +222,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     policy = _policy(args)
     if args.expect is not None and args.replay is not None:
         raise UsageError("--expect searches for a schedule itself: it cannot be combined with --replay")
+    if args.expect is not None and (args.policy is not None or args.seed is not None):
+        raise UsageError("--expect searches for a schedule itself: it cannot be combined with "
+                         "--policy or --seed")
     if args.expect is not None and args.realtime:
         raise UsageError("--expect needs virtual time: it cannot be combined with --realtime")
     if (args.tolerance is not None or args.max_schedules != 5000) and args.expect is None:
@@ -242,6 +245,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if lines is not None:
         return _run_expect(image, options, lines, args)
     code, decisions = _run_printing(image, options, args.module)
+    if isinstance(policy, Replay) and not policy.exhausted:
+        print(f"kernsim: warning: the run ended after decision {policy.consumed} of the "
+              f"{policy.length} the replay string names (was it recorded from a longer run, "
+              f"another module or other options?)", file=sys.stderr)
     if args.decisions or (code != 0 and policy.eager):
         print(f"kernsim: replay this run with --replay {decisions or 'fifo'}", file=sys.stderr)
     return code

@@ -106,7 +106,7 @@ class Session:
                 console(rec)
             k.consoles.append(console)
         self.faults: list[tuple[Task, str]] = []
-        k.fault_listeners.append(lambda task, kind: self.faults.append((task, kind)))
+        k.fault_listeners.append(self._on_fault)
         k.hung_task_listeners.append(self._on_hung_task)
         self._waiting: Task | None = None
         self._waiting_hung = False
@@ -133,7 +133,7 @@ class Session:
             if status != OK:
                 return self._result(status)
             if code != 0:
-                return self._result(LOAD_FAILED)
+                return self._after_failed_load()
             reason = self._run_until(k.now + int(opts.seconds * NSEC_PER_SEC))
             if reason in (ABORTED, PANICKED):
                 return self._result(reason)
@@ -152,6 +152,31 @@ class Session:
             return self._result(OK)
         finally:
             k.flush_log()
+
+    def _after_failed_load(self) -> SessionResult:
+        """insmod failed.  What the module started runs on, as on a real kernel:
+
+        - its init died in an oops: the module stays "Loading" and its threads
+          keep running; the session goes on, and its rmmod fails (the kernel
+          refuses to remove a module that never finished loading);
+        - its init returned an error: the module is freed, and threads it left
+          running fault when they next run -- shown for a short grace time.
+        """
+        k = self.kernel
+        name = self.image.name
+        if name in k.modules:
+            reason = self._run_until(k.now + int(self.options.seconds * NSEC_PER_SEC))
+            if reason in (ABORTED, PANICKED):
+                return self._result(reason)
+            status, _ = self._command("rmmod", lambda tty: rmmod(k, name, tty))
+            return self._result(status if status != OK else LOAD_FAILED)
+        if any(t.module is not None and t.module.name == name for t in k.tasks.values()):
+            self.stderr(f"kernsim: warning: module {name} failed to load while threads it started "
+                        f"still ran (its init did not stop them)")
+            reason = self._run_until(k.now + int(LEFTOVER_GRACE * NSEC_PER_SEC))
+            if reason in (ABORTED, PANICKED):
+                return self._result(reason)
+        return self._result(LOAD_FAILED)
 
     def _run_until(self, when: int) -> str:
         reason = self.kernel.run(when)
@@ -203,6 +228,14 @@ class Session:
             self.stderr("Segmentation fault" if code == 11 else "Killed")
             return OK, 139 if code == 11 else 137
         return OK, code
+
+    def _on_fault(self, task: Task, kind: str) -> None:
+        self.faults.append((task, kind))
+        if kind == "stopped":
+            self.kernel.flush_log()
+            self.stderr(f"kernsim: {task.comm} (pid {task.pid}) ran module code for "
+                        f"{self.options.stuck_wall_seconds:g} s of wall time without calling the "
+                        f"kernel: kernsim stopped it (a real kernel would leave it spinning)")
 
     def _on_hung_task(self, task: Task) -> None:
         if task is self._waiting:

@@ -121,3 +121,18 @@ def test_every_exported_name_is_in_the_facade() -> None:
         assert name in linux.__all__
         if _export.EXPORTS[name].kind != "var":
             assert getattr(linux, name) is _export.EXPORTS[name].obj
+
+
+def test_a_replay_string_longer_than_the_run_is_a_warning() -> None:
+    p = kernsim("run", "examples/seed/prepare_to_wait.py", "--for", "1", "--replay", "99999999")
+    assert p.returncode == 0
+    assert "kernsim: warning: the run ended after decision" in p.stderr
+    assert "of the 100000000 the replay string names" in p.stderr
+
+
+def test_expect_with_a_policy_is_a_usage_error() -> None:
+    p = kernsim("run", "examples/seed/wait_event.py", "--policy", "random", "--seed", "3",
+                "--expect", str(TRANSCRIPTS / "wait_event.dmesg"))
+    assert p.returncode == 2
+    assert p.stderr.strip() == ("kernsim: error: --expect searches for a schedule itself: it "
+                                "cannot be combined with --policy or --seed")

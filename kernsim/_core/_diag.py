@@ -239,8 +239,18 @@ class Diagnostics:
         k: Any = self
         k.flush_log()
         if isinstance(exc, StuckInModuleCode):
+            # The loop would have held the CPU until the watchdog's first
+            # report: in virtual time, that is when the report comes.
+            start = task.spin_start if task.spin_start is not None else k.now
+            first = self.first_lockup_report(start)
+            if k.clock_virtual and k.now < first:
+                k.now = first
             self.report_soft_lockup(task, exc.__traceback__, killed=True)
-            self._notify_fault(task, "soft lockup")
+            # A real kernel would leave it spinning; kernsim cannot, so it
+            # stops the task -- and keeps its task_struct, so that the module's
+            # kthread_stop() finds a thread that exited, not freed memory.
+            task.usage += 1
+            self._notify_fault(task, "stopped")
             return SIGKILL
         trace = self.trace_from_traceback(exc.__traceback__)
         site = getattr(exc, "site", None) or self._fault_site(exc.__traceback__)
@@ -329,13 +339,19 @@ class Diagnostics:
                 return
         self.report_soft_lockup(task, None, killed=False, frame=sys._getframe(2))
         task.lockup_report_at += SOFTLOCKUP_THRESH_NS + SOFTLOCKUP_SAMPLE_NS
+        self._notify_fault(task, "soft lockup")
 
     def report_soft_lockup(self, task: Task, tb: TracebackType | None, *, killed: bool,
                            frame: FrameType | None = None) -> None:
         k: Any = self
         now = k.now
         start = task.spin_start if task.spin_start is not None else now
-        secs = max(22, (now - start) // NSEC_PER_SEC) if killed else (task.lockup_report_at - start) // NSEC_PER_SEC
+        if not killed:
+            secs = (task.lockup_report_at - start) // NSEC_PER_SEC
+        elif k.clock_virtual:
+            secs = (now - start) // NSEC_PER_SEC  # task_fault moved now to the report time
+        else:
+            secs = max(22, (now - start) // NSEC_PER_SEC)
         k.printk_ln(KERN_EMERG, f"watchdog: BUG: soft lockup - CPU#{task.cpu} stuck for {secs}s! [{task.comm}:{task.pid}]")
         k.printk_ln(KERN_WARNING, self.modules_linked_in())
         k.printk_ln(KERN_WARNING, self.cpu_line(task))

@@ -137,7 +137,7 @@ class Kernel(Kthreads, ModuleLoader, Diagnostics, PrintkLog, Scheduler):
 
     # -- modules --------------------------------------------------------------
 
-    def module_freed(self, mod: Module) -> None:
+    def module_freed(self, mod: Module, why: str = "its exit function did not stop it") -> None:
         """A module's memory is gone: any task still executing its code faults
         when it next runs (as a kthread left behind by a buggy exit does)."""
         for task in list(self.tasks.values()):
@@ -145,7 +145,7 @@ class Kernel(Kthreads, ModuleLoader, Diagnostics, PrintkLog, Scheduler):
                 addr = mod.kaddr + 0x10 * (task.pid % 64)
                 task.doomed = PageFault(
                     addr, f"{task.comm}:{task.pid} still runs code of module {mod.name}, "
-                          f"which was removed (its exit function did not stop it)", fetch=True)
+                          f"which was removed ({why})", fetch=True)
 
     # -- running --------------------------------------------------------------
 

@@ -249,6 +249,7 @@ def do_init_module(k: Any, mod: Module) -> int:
     if ret < 0:
         mod.state = MODULE_STATE_GOING
         k._free_module(mod)
+        k.module_freed(mod, "its init failed without stopping it")  # they fault when they next run
         return ret
     if ret > 0:
         k.printk_ln(KERN_WARNING,

@@ -87,36 +87,81 @@ class ReplayMismatch(Exception):
     """A replay string asks for an option that does not exist at its decision."""
 
 
+class SparseDecisions:
+    """A decoded replay string: only the decisions that are not 0.
+
+    Kept sparse so that a string naming decision 999,999,999 costs nothing
+    until the run gets there (a dense list would take gigabytes).
+    """
+
+    __slots__ = ("indices", "choices", "length")
+
+    def __init__(self, indices: Sequence[int], choices: Sequence[int], length: int) -> None:
+        #: Decision numbers (ascending) whose option is ``choices[i]``.
+        self.indices = list(indices)
+        self.choices = list(choices)
+        #: How many decisions the string covers (the last non-zero one + 1).
+        self.length = length
+
+    @classmethod
+    def from_list(cls, decisions: Sequence[int]) -> SparseDecisions:
+        pairs = [(i, c) for i, c in enumerate(decisions) if c]
+        return cls([i for i, _ in pairs], [c for _, c in pairs], len(decisions))
+
+    def to_list(self) -> list[int]:
+        """Every decision, zeros included (for short strings only)."""
+        out = [0] * self.length
+        for i, c in zip(self.indices, self.choices):
+            out[i] = c
+        return out
+
+
 class Replay:
     """Follows a list of decisions, then defers to *fallback*.
 
     decisions: option per decision point, in order (as recorded by
-        :class:`DecisionLog`); points beyond the list are asked of *fallback*.
+        :class:`DecisionLog`), or a decoded replay string; points beyond it
+        are asked of *fallback*.
     """
 
     eager = True
 
-    def __init__(self, decisions: Sequence[int], fallback: Policy | None = None) -> None:
-        self._decisions = list(decisions)
+    def __init__(self, decisions: Sequence[int] | SparseDecisions,
+                 fallback: Policy | None = None) -> None:
+        if not isinstance(decisions, SparseDecisions):
+            decisions = SparseDecisions.from_list(decisions)
+        self._indices = decisions.indices
+        self._choices = decisions.choices
+        self._length = decisions.length
+        self._k = 0  # the next entry of _indices
         self._next = 0
         self.fallback: Policy = fallback or Fifo()
         self.name = "replay"
 
     @property
+    def length(self) -> int:
+        """How many decisions the recorded list covers."""
+        return self._length
+
+    @property
     def consumed(self) -> int:
         """How many recorded decisions have been used."""
-        return min(self._next, len(self._decisions))
+        return min(self._next, self._length)
 
     @property
     def exhausted(self) -> bool:
-        return self._next >= len(self._decisions)
+        return self._next >= self._length
 
     def choose(self, kind: int, n: int) -> int:
         i = self._next
         self._next = i + 1
-        if i < len(self._decisions):
-            # May be out of range (a string from another run): the kernel checks.
-            return self._decisions[i]
+        if i < self._length:
+            k = self._k
+            if k < len(self._indices) and self._indices[k] == i:
+                self._k = k + 1
+                # May be out of range (a string from another run): the kernel checks.
+                return self._choices[k]
+            return 0
         return self.fallback.choose(kind, n) if self.fallback.eager else 0
 
 
@@ -170,12 +215,14 @@ def encode_decisions(choices: Sequence[int]) -> str:
     return ",".join(tokens)
 
 
-def decode_decisions(text: str) -> list[int]:
+def decode_decisions(text: str) -> SparseDecisions:
     """Inverse of :func:`encode_decisions`; raises ValueError on a malformed string."""
     text = text.strip()
     if not text or text == "fifo":
-        return []
+        return SparseDecisions([], [], 0)
+    indices: list[int] = []
     choices: list[int] = []
+    at = 0
     for token in text.split(","):
         m = _TOKEN.match(token.strip())
         if not m:
@@ -186,6 +233,8 @@ def decode_decisions(text: str) -> list[int]:
         choice = int(m.group(2)) if m.group(2) is not None else 1
         if choice == 0:
             raise ValueError(f"malformed replay string at {token!r} (a written choice is never 0)")
-        choices.extend([0] * gap)
+        at += gap
+        indices.append(at)
         choices.append(choice)
-    return choices
+        at += 1
+    return SparseDecisions(indices, choices, at)

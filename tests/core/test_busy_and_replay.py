@@ -98,3 +98,73 @@ def test_insmod_runs_at_one_second_even_with_nothing_else_pending() -> None:
     insmod; the clock must still get to the load time."""
     run = run_file(SEED / "wait_event.py", seconds=1, hung_task_timeout=0)
     assert run.time_of("inside kthread init function") == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_loop_that_never_calls_the_kernel_is_reported_when_the_watchdog_would(run_source) -> None:
+    """At the watchdog's first sample more than 20 s after the loop began
+    (24 s for a loop from 1 s), 22 s stuck; the stopped thread's task_struct
+    stays, so the module's own kthread_stop() is no use-after-free."""
+    run = run_source("""
+        t = None
+        flag = False
+        def fn(d):
+            pr_info("spinning\\n")
+            while not flag:
+                pass
+            return 0
+        def i():
+            global t
+            t = kthread_run(fn, None, "spinner")
+            return 0
+        def e():
+            global flag
+            flag = True
+            pr_info("stop returned %d\\n", kthread_stop(t))
+        module_init(i); module_exit(e)
+    """, seconds=60, stuck_wall_seconds=0.3)
+    report = "watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [spinner:101]"
+    assert run.time_of(report) == 24.0
+    assert not any("KASAN" in t or "kernel BUG" in t for t in run.texts)
+    assert run.texts[-1] == "stop returned 0"
+    assert run.result.exit_code == 1
+    assert any("kernsim stopped it (a real kernel would leave it spinning)" in ln for ln in run.stderr)
+
+
+def test_a_soft_lockup_in_a_loop_that_calls_the_kernel_makes_the_status_1(run_source) -> None:
+    run = run_source("""
+        t = None
+        def fn(d):
+            while not kthread_should_stop():
+                pass
+            return 0
+        def i():
+            global t
+            t = kthread_run(fn, None, "busy")
+            return 0
+        def e():
+            kthread_stop(t)
+        module_init(i); module_exit(e)
+    """, seconds=30)
+    assert any(t.startswith("watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [busy:101]")
+               for t in run.texts)
+    assert run.result.exit_code == 1
+
+
+def test_a_huge_replay_gap_costs_nothing_until_reached() -> None:
+    """A replay string is kept sparse: decision 99,999,999 is no list of 10^8 zeros."""
+    policy = Replay(decode_decisions("99999999"))
+    start = time.monotonic()
+    run = run_file(SEED / "wait_event.py", seconds=6, policy=policy)
+    assert time.monotonic() - start < 5
+    assert run.result.exit_code == 0
+    assert not policy.exhausted and policy.length == 100_000_000
+
+
+def test_replay_decodes_sparse_and_round_trips() -> None:
+    from kernsim._core._policy import encode_decisions
+
+    d = decode_decisions("3,0:2,5:3")
+    assert d.to_list() == [0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 3]
+    assert encode_decisions(d.to_list()) == "3,0:2,5:3"
+    r = Replay(d)
+    assert [r.choose(0, 4) for _ in range(13)] == [0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 3, 0, 0]
