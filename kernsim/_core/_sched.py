@@ -715,3 +715,28 @@ def wake_up_state(p: Task, state: int) -> int:
 def _signal_pending(p: Task) -> int:
     """Is a signal (or kthread_stop's TIF_NOTIFY_SIGNAL) pending for *p*?"""
     return int(signal_pending(resolve_task(p)))
+
+
+@export("linux/sched/task.h", points=False,
+        c="struct task_struct *get_task_struct(struct task_struct *t)")
+def get_task_struct(t: Task) -> Task:
+    """Take a reference on *t*: its ``task_struct`` outlives the thread's exit
+    until ``put_task_struct()`` (keep one across ``kthread_stop()`` of a
+    thread that may return on its own)."""
+    t = resolve_task(t)
+    t.usage += 1
+    return t
+
+
+@export("linux/sched/task.h", points=False,
+        c="void put_task_struct(struct task_struct *t)")
+def put_task_struct(t: Task) -> None:
+    """Drop a reference taken with ``get_task_struct()``; the last one frees
+    the ``task_struct`` of a thread that has exited."""
+    t = resolve_task(t)
+    if t.usage <= 0:
+        from ._bug import KernelBug
+
+        raise KernelBug(f"refcount_t: underflow; use-after-free (put_task_struct of "
+                        f"{t.comm}:{t.pid} without a reference)")
+    t.usage -= 1

@@ -524,6 +524,13 @@ def wake_up_interruptible_all(wq_head: wait_queue_head) -> int:
 
 
 @export("linux/wait.h", kind="macro", points=False)
+def wake_up_interruptible_sync(wq_head: wait_queue_head) -> int:
+    """As wake_up_interruptible; the "sync" hint (the waker is about to sleep,
+    so don't migrate the wakee) changes nothing on kernsim's one CPU."""
+    return _wake_points(TASK_INTERRUPTIBLE, 1, None, wq_head)
+
+
+@export("linux/wait.h", kind="macro", points=False)
 def wake_up_poll(wq_head: wait_queue_head, mask: int) -> int:
     """wake_up with a poll mask as key."""
     return _wake_points(TASK_NORMAL, 1, mask, wq_head)

@@ -288,20 +288,31 @@ def test_use_after_free_in_module_exit_is_reported_loudly(run_source) -> None:
 
 def test_kthread_stop_with_a_held_reference_returns_the_stored_result_at_once() -> None:
     """§4.3: with get_task_struct() taken before the thread could exit,
-    kthread_stop on the exited thread returns its exit value without waiting.
-    (kernsim exports no get_task_struct(); the reference is taken on the
-    task_struct's count directly, as get_task_struct() does.)"""
+    kthread_stop on the exited thread returns its exit value without waiting."""
     def fn() -> tuple[int, int, int]:
         t = kthread_create(lambda d: 23, None, "quick")
-        t.usage += 1                              # get_task_struct(t)
+        assert linux.get_task_struct(t) is t
         wake_up_process(t)
         msleep(10)
         j0 = int(jiffies)
         r = kthread_stop(t)
-        t.usage -= 1                              # put_task_struct(t)
+        linux.put_task_struct(t)
         return r, int(jiffies) - j0, t.usage
 
     assert run(fn) == (23, 0, 0)
+
+
+def test_put_task_struct_without_a_reference_is_an_underflow() -> None:
+    def fn() -> str:
+        t = kthread_run(lambda d: 0, None, "gone")
+        msleep(10)                                # it exits: its last reference is dropped
+        try:
+            linux.put_task_struct(t)
+        except KernelBug as e:
+            return e.message
+        return "no error"
+
+    assert run(fn).startswith("refcount_t: underflow; use-after-free")
 
 
 def test_a_second_kthread_stop_is_a_use_after_free() -> None:

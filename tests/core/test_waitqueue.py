@@ -574,6 +574,14 @@ def test_spec_example_wake_up_interruptible_skips_uninterruptible() -> None:
     assert (r, woke, left) == (1, ["B"], ["A", "C"])
 
 
+def test_wake_up_interruptible_sync_wakes_as_wake_up_interruptible() -> None:
+    """The sync hint only steers CPU choice: on one CPU it is wake_up_interruptible."""
+    import kernsim.linux as linux
+
+    r, woke, left = _abc(linux.wake_up_interruptible_sync, a_state=TASK_UNINTERRUPTIBLE)
+    assert (r, woke, left) == (1, ["B"], ["A", "C"])
+
+
 @pytest.mark.parametrize("state", [TASK_UNINTERRUPTIBLE, TASK_KILLABLE, TASK_IDLE])
 def test_wake_up_interruptible_does_not_wake_d_or_i_sleepers(state: int) -> None:
     def fn() -> tuple[int, int, int, bool, bool]:
