@@ -18,7 +18,7 @@ from . import __version__
 from ._core._module import ModuleBuildError, ModuleImage
 from ._core._policy import Fifo, Policy, RandomPolicy, Replay, ReplayMismatch, decode_decisions
 from ._core._printk import Record, format_dmesg_line
-from .expect import TOLERANCE_JIFFIES, TranscriptError, read_transcript, search
+from .expect import TranscriptError, default_tolerance_ns, read_transcript, search
 from .image import open_image
 from .session import DEFAULT_SECONDS, Session, SessionOptions
 
@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--expect", metavar="FILE", default=None,
                      help="search the schedules for one whose dmesg contains FILE's dmesg lines")
     run.add_argument("--tolerance", type=_seconds, default=None, metavar="SECONDS",
-                     help=f"--expect: how far a line's time may be off (default {TOLERANCE_JIFFIES} jiffies)")
+                     help="--expect: how far a line's time may be off (default: the timer-wheel "
+                          "granule of a one-second sleep, 32 ms at HZ=250)")
     run.add_argument("--max-schedules", type=_positive_int, default=5000, metavar="N",
                      help="--expect: how many schedules to try at most (default 5000)")
     mk = sub.add_parser(
@@ -280,15 +281,20 @@ def _run_printing(image: ModuleImage, options: SessionOptions, argument: str) ->
 
 
 def _run_expect(image: ModuleImage, options: SessionOptions, lines: list, args: argparse.Namespace) -> int:
-    tol = args.tolerance if args.tolerance is not None else TOLERANCE_JIFFIES / args.hz
-    tolerance_ns = int(round(tol * 1e9))
+    if args.tolerance is not None:
+        tolerance_ns = int(round(args.tolerance * 1e9))
+    else:
+        tolerance_ns = default_tolerance_ns(args.hz)
     found = search(image, options, lines, tolerance_ns=tolerance_ns, max_schedules=args.max_schedules)
     if not found.found:
         plural = "s" if found.schedules != 1 else ""
         print(f"kernsim: no schedule reproduced {args.expect} ({found.schedules} schedule{plural} tried); "
               f"the best matched {found.best.p} of {len(lines)} lines: {found.best.describe_failure()}",
               file=sys.stderr)
-        print(f"kernsim: the best schedule is --replay {found.replay or 'fifo'}", file=sys.stderr)
+        if found.hint is not None:
+            print(f"kernsim: {found.hint}", file=sys.stderr)
+        else:
+            print(f"kernsim: the best schedule is --replay {found.replay or 'fifo'}", file=sys.stderr)
         return 1
     replay_opts = SessionOptions(**{**options.__dict__, "policy": Replay(decode_decisions(found.replay))})
     code, _ = _run_printing(image, replay_opts, args.module)

@@ -39,9 +39,12 @@ from .session import ABORTED, Session, SessionOptions, SessionResult
 _DMESG_LINE: Final = re.compile(r"^\s*\[\s*(\d+)\.(\d{1,9})\]\s?(.*)$")
 _BLANKS: Final = re.compile(r"\s+")
 
-#: Default tolerance: one granule of wheel level 1 (8 jiffies), where
-#: one-second sleeps land.
-TOLERANCE_JIFFIES: Final = 8
+def default_tolerance_ns(hz: int) -> int:
+    """The default tolerance: one timer-wheel granule at the level where a
+    one-second sleep lands (8 jiffies = 32 ms at HZ=250, 64 ms at HZ=1000)."""
+    from ._core._timer import wheel_depth, wheel_granularity
+
+    return wheel_granularity(hz, wheel_depth(hz)) * NSEC_PER_SEC // hz
 
 
 def fold(text: str) -> str:
@@ -158,6 +161,8 @@ class RunOutcome:
     choices: list[int]
     options: list[int]
     times: list[int]
+    #: The session's commands by pid (insmod, rmmod).
+    commands: dict[int, str]
 
 
 def run_once(image: ModuleImage, options: SessionOptions, lines: list[ExpectedLine],
@@ -177,7 +182,8 @@ def run_once(image: ModuleImage, options: SessionOptions, lines: list[ExpectedLi
     if not matcher.done and not matcher.dead:
         matcher.dead = True
         matcher.dead_at = int(result.uptime * NSEC_PER_SEC)
-    return RunOutcome(result, matcher, list(log.choices), list(log.options), list(log.times))
+    return RunOutcome(result, matcher, list(log.choices), list(log.options), list(log.times),
+                      dict(session.command_pids))
 
 
 @dataclass
@@ -188,6 +194,35 @@ class SearchResult:
     schedules: int
     #: The best run's matcher (how far it got).
     best: Matcher
+    #: Why no schedule can match, when that is known without searching (a
+    #: line the session's own command prints at a time no schedule moves).
+    hint: str | None = None
+
+
+def command_time_hint(out: RunOutcome, options: SessionOptions) -> str | None:
+    """If the first line the run could not match is the first line a command
+    (insmod, rmmod) prints -- at the time the session runs the command, which
+    no schedule changes -- say which ``--for`` (or load time) would put it
+    where the transcript has it."""
+    m = out.matcher
+    if m.done or m.t0 is None:
+        return None
+    want = m.expected_time(m.p)
+    text = m.lines[m.p].text
+    first_by: dict[int, Record] = {}
+    for rec in out.result.records:
+        if rec.caller in out.commands and rec.caller not in first_by:
+            first_by[rec.caller] = rec
+    for pid, rec in first_by.items():
+        if fold(rec.text) != text or abs(rec.ts - want) <= m.tol:
+            continue
+        if out.commands[pid] == "rmmod":
+            seconds = options.seconds + (want - rec.ts) / NSEC_PER_SEC
+            return (f"{text!r} is printed by rmmod, which runs --for {options.seconds:g} s after "
+                    f"insmod, and the transcript has it {seconds:.3f} s after the module's first line; "
+                    f"try --for {seconds:.3f}")
+        return f"{text!r} is printed by {out.commands[pid]} at a time no schedule changes"
+    return None
 
 
 def search(image: ModuleImage, options: SessionOptions, lines: list[ExpectedLine], *,
@@ -199,11 +234,17 @@ def search(image: ModuleImage, options: SessionOptions, lines: list[ExpectedLine
     best: RunOutcome | None = None
     while heap and runs < max_schedules:
         _, deviations, _, prefix = heapq.heappop(heap)
-        out = run_once(image, options, lines, tolerance_ns, prefix)
+        # The first run goes to the end: if it fails on a line that the
+        # session's own commands print, no schedule can fix that.
+        out = run_once(image, options, lines, tolerance_ns, prefix, stop_when_dead=runs > 0)
         runs += 1
         m = out.matcher
         if m.done and out.result.outcome != ABORTED:
             return SearchResult(True, encode_decisions(out.choices), runs, m)
+        if runs == 1:
+            hint = command_time_hint(out, options)
+            if hint is not None:
+                return SearchResult(False, encode_decisions(out.choices), runs, m, hint)
         if best is None or m.p > best.matcher.p:
             best = out
         for d in reversed(_window(out, len(prefix))):

@@ -108,6 +108,8 @@ class Session:
         self.faults: list[tuple[Task, str]] = []
         k.fault_listeners.append(self._on_fault)
         k.hung_task_listeners.append(self._on_hung_task)
+        #: The pids of the commands run so far (insmod, rmmod), by pid.
+        self.command_pids: dict[int, str] = {}
         self._waiting: Task | None = None
         self._waiting_hung = False
         self.aborted = False
@@ -195,6 +197,7 @@ class Session:
 
         task = k.spawn_process(comm, lambda: main(self.stderr), tty=self.stderr, on_exit=on_exit,
                                native=self.image.native)
+        self.command_pids[task.pid] = comm
         self._waiting, self._waiting_hung = task, False
         timeout = self.options.hung_task_timeout
         # The detector reports a task stuck since just after one scan at the

@@ -136,3 +136,22 @@ def test_expect_with_a_policy_is_a_usage_error() -> None:
     assert p.returncode == 2
     assert p.stderr.strip() == ("kernsim: error: --expect searches for a schedule itself: it "
                                 "cannot be combined with --policy or --seed")
+
+
+def test_expect_says_which_for_when_rmmod_prints_at_the_wrong_time() -> None:
+    """No schedule moves rmmod: the search stops at once and names the --for to use."""
+    p = kernsim("run", "examples/seed/wait_event.py", "--expect", str(TRANSCRIPTS / "wait_event.dmesg"))
+    assert p.returncode == 1
+    assert "(1 schedule tried)" in p.stderr
+    assert "'inside thread exit function' is printed by rmmod" in p.stderr
+    assert p.stderr.rstrip().endswith("try --for 5.672")
+    again = kernsim("run", "examples/seed/wait_event.py", "--for", "5.672",
+                    "--expect", str(TRANSCRIPTS / "wait_event.dmesg"))
+    assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.parametrize("hz, ms", [(100, 80), (250, 32), (300, 26), (1000, 64)])
+def test_the_default_tolerance_is_the_granule_of_a_one_second_sleep(hz: int, ms: int) -> None:
+    from kernsim.expect import default_tolerance_ns
+
+    assert default_tolerance_ns(hz) // 1_000_000 == ms
