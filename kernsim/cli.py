@@ -258,17 +258,35 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run_printing(image: ModuleImage, options: SessionOptions, argument: str) -> tuple[int, str]:
     """Run one session, printing the log as it is written; (exit code, replay string)."""
     out = sys.stdout
+    broken: list[BrokenPipeError] = []
+    session_box: list[Session] = []
 
     def console(rec: Record) -> None:
-        out.write(format_dmesg_line(rec) + "\n")
-        if options.realtime:
-            out.flush()
+        # The reader went away (kernsim run ... | head): stop the run, quietly
+        # -- this may be called in a C task's thread, where it must not raise.
+        if broken:
+            return
+        try:
+            out.write(format_dmesg_line(rec) + "\n")
+            if options.realtime:
+                out.flush()
+        except BrokenPipeError as exc:
+            broken.append(exc)
+            if session_box:
+                session_box[0].abort()
 
     def stderr(line: str) -> None:
-        out.flush()
+        if not broken:
+            try:
+                out.flush()
+            except BrokenPipeError as exc:
+                broken.append(exc)
+                if session_box:
+                    session_box[0].abort()
         print(line, file=sys.stderr, flush=True)
 
     session = Session(image, options, console=console, stderr=stderr, argument=argument)
+    session_box.append(session)
     try:
         result = session.run()
     except ReplayMismatch as exc:
@@ -276,7 +294,13 @@ def _run_printing(image: ModuleImage, options: SessionOptions, argument: str) ->
         raise UsageError(f"--replay: {exc}") from None
     finally:
         session.close()
-        out.flush()
+        if not broken:
+            try:
+                out.flush()
+            except BrokenPipeError as exc:
+                broken.append(exc)
+    if broken:
+        raise broken[0]
     return result.exit_code, result.decisions
 
 

@@ -267,6 +267,9 @@ class Diagnostics:
             k.printk_ln(KERN_ALERT, f"#PF: error_code({fault.error_code:#06x}) - not-present page")
             k.printk_ln(KERN_DEFAULT, "PGD 0 P4D 0 ")
             k.printk_ln(KERN_EMERG, f"Oops: {fault.error_code:04x} {header}")
+        elif isinstance(exc, ZeroDivisionError):
+            # x86's #DE: die("divide error", ...), no "cut here" and no BUG line
+            k.printk_ln(KERN_EMERG, f"divide error: 0000 {header}")
         else:
             if isinstance(exc, KernelBug) and exc.message:
                 k.printk_ln(KERN_ERR, exc.message)

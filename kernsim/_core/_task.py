@@ -74,7 +74,7 @@ class TaskContext(Protocol):
 class _MainThread:
     """The main thread's side of a hand-off from a thread context."""
 
-    __slots__ = ("wake", "target")
+    __slots__ = ("wake", "target", "error")
 
     def __init__(self) -> None:
         #: Released (once) to wake the main thread; held while it runs.
@@ -82,10 +82,15 @@ class _MainThread:
         self.wake.acquire()
         #: The greenlet the main thread is to run when woken.
         self.target: GreenletContext | None = None
+        #: An exception that escaped a thread context (a bug of kernsim's, not
+        #: of a module: those are caught as faults), to raise in *target*.
+        self.error: BaseException | None = None
 
-    def hand_to(self, target: GreenletContext) -> None:
-        """From a thread context: let the main thread run *target*."""
+    def hand_to(self, target: GreenletContext, error: BaseException | None = None) -> None:
+        """From a thread context: let the main thread run *target* (raising
+        *error* in it, if given)."""
         self.target = target
+        self.error = error
         self.wake.release()
 
     def park(self, me: GreenletContext) -> Any:
@@ -94,8 +99,13 @@ class _MainThread:
         greenlet it named (return at once if that is *me*)."""
         self.wake.acquire()
         target, self.target = self.target, None
+        error, self.error = self.error, None
         if target is me or target is None:
+            if error is not None:
+                raise error
             return None
+        if error is not None:
+            return target.glet.throw(error)
         return target.glet.switch()
 
 
@@ -167,12 +177,17 @@ class ThreadContext:
 
     def _main(self) -> None:
         self.baton.acquire()
+        error: BaseException | None = None
         try:
             if not self.killed:
                 self.run()
         except GreenletExit:
             pass
-        MAIN.hand_to(self.host)
+        except BaseException as exc:  # noqa: BLE001 - handed to the host, never lost
+            # Without this the thread would die holding the CPU and the main
+            # thread would wait for it for ever.
+            error = exc
+        MAIN.hand_to(self.host, error)
 
     def _wait(self) -> None:
         self.baton.acquire()

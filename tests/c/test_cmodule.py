@@ -351,3 +351,23 @@ def test_kernsim_run_builds_a_c_file_first(tmp_path: Path, capsys: pytest.Captur
     assert f"  LD [M]  {tmp_path}/wait_event.ko" in err
     assert "destroyed threads and completed tasks" in out
     assert isinstance(Run, type)
+
+
+@pytest.mark.parametrize("kind", ["ko", "py"])
+def test_a_reader_that_goes_away_ends_the_run_quietly(seed_kos: dict[str, Path], kind: str) -> None:
+    """kernsim run X.ko | head: the run stops with status 141 and no traceback
+    (the write fails in a C task's thread, which must not take the CPU with it)."""
+    import sys
+
+    module = str(seed_kos["wait_event"]) if kind == "ko" else str(SEED / "wait_event.py")
+    p = subprocess.Popen([sys.executable, "-m", "kernsim", "run", module], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    assert p.stdout is not None and p.stderr is not None
+    p.stdout.readline()
+    p.stdout.close()  # the reader is gone before the module prints
+    try:
+        code = p.wait(timeout=30)
+    finally:
+        p.kill()
+    assert code == 141
+    assert "Traceback" not in p.stderr.read().decode()

@@ -8,6 +8,7 @@ greenlets must print the same log, byte for byte, under every policy.
 
 from __future__ import annotations
 
+import signal
 import threading
 
 import pytest
@@ -122,3 +123,37 @@ def test_teardown_unwinds_sleeping_threads() -> None:
 
     in_kernel(main, seconds=1, native_tasks=True)
     assert threading.active_count() == before
+
+
+def test_an_error_escaping_a_thread_task_reaches_the_host_instead_of_hanging() -> None:
+    """If kernsim itself fails inside a task on a thread (here: a console that
+    raises while the oops is printed), the error comes out of Kernel.run() --
+    the thread must not die holding the CPU with the main thread waiting."""
+    from kernsim._core._kernel import Kernel, KernelConfig
+
+    class ConsoleGone(Exception):
+        pass
+
+    def console(rec: object) -> None:
+        if "cut here" in getattr(rec, "text", ""):
+            raise ConsoleGone()
+
+    k = Kernel(KernelConfig(native_tasks=True, hung_task_timeout_secs=0))
+    k.consoles.append(console)
+
+    def boom() -> int:
+        raise RuntimeError("module bug")
+
+    k.spawn_kthread("boom", boom)
+
+    def hung(signum: int, frame: object) -> None:
+        raise TimeoutError("Kernel.run() hung")
+
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(10)  # a lock acquire of the main thread is interrupted by it
+    try:
+        with pytest.raises(ConsoleGone):
+            k.run(k.now + 10**9)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
