@@ -97,6 +97,10 @@ KBUILD_CFLAGS: Final[tuple[str, ...]] = (
     # with the %gs canary; no -mpreferred-stack-boundary=3, no retpoline
     # thunks, no -mfentry.
     "-fPIC", "-fno-stack-protector",
+    # Divergence: frame pointers (a defconfig kernel unwinds with ORC tables
+    # instead): kernsim walks the module's frames through them for stack
+    # traces.  Sibling calls stay optimised, as in an ORC kernel.
+    "-fno-omit-frame-pointer",
     # Top-level Makefile again.
     "-fno-delete-null-pointer-checks", "-O2", "-fno-allow-store-data-races",
     "-g", "-fno-strict-overflow", "-fno-stack-check", "-fconserve-stack",

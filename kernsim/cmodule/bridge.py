@@ -347,6 +347,15 @@ class Bridge:
                 return f"{name}+{addr - start:#x}/{end - start:#x} [{module}]"
         return None
 
+    def backtrace_symbol(self, ret: int) -> str | None:
+        """A return address as a stack trace prints it (``%pB``): the function
+        holding ``ret - 1`` (the call may be its last instruction), and the
+        offset of *ret* itself."""
+        for start, end, name, module in self.symbols:
+            if start <= ret - 1 < end:
+                return f"{name}+{ret - start:#x}/{end - start:#x} [{module}]"
+        return None
+
     def symbol_name(self, addr: int) -> str | None:
         for start, end, name, _module in self.symbols:
             if start <= addr < end:
@@ -516,29 +525,37 @@ def _extra_ops(bridge: Bridge) -> dict[str, Callable[..., Any]]:
 
 
 def _expand_call_from_c(frame: Any) -> list[str]:
-    """The module C frame that made a call into the kernel."""
+    """The module C frames that made a call into the kernel, innermost first:
+    each return address of the frame-pointer chain the forwarder recorded,
+    for as long as they are in module code (a function that tail-called
+    another has no frame of its own, as in a real trace)."""
     caller = frame.f_locals.get("caller")
-    if caller is None:
-        return []
     b = _bridge
-    if b is None:
+    if caller is None or b is None:
         return []
-    sym = b.symbol(b.addr(caller) - 1)
-    return [sym] if sym else []
+    out = []
+    for i in range(min(int(caller.n), len(caller.pc))):
+        sym = b.backtrace_symbol(b.addr(caller.pc[i]))
+        if sym is None:
+            break
+        out.append(sym)
+    return out
 
 
 def _expand_guard(frame: Any) -> list[str]:
-    """The module C function a guard entered (and where it faulted, if it did)."""
+    """Where the module C function a guard entered faulted, if it did, and the
+    function itself (a call into the kernel names its frames instead)."""
     self = frame.f_locals.get("self")
     b = _bridge
     if b is None or self is None:
         return []
-    out = []
     ip = frame.f_locals.get("fault_ip") or 0
-    if ip:
-        sym = b.symbol(int(ip))
-        if sym:
-            out.append(sym)
+    if not ip:
+        return []
+    out = []
+    sym = b.symbol(int(ip))
+    if sym:
+        out.append(sym)
     sym = b.symbol(b.addr(self.fnptr))
     if sym:
         out.append(sym)

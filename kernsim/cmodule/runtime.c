@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -66,8 +67,53 @@ struct kernsim_frame {
 
 static __thread struct kernsim_frame *kernsim_top;
 static __thread int kernsim_unwinding;
-/* The return address of the module's last call into the kernel (for traces). */
-static __thread void *kernsim_caller;
+/*
+ * The module's frames at its last call into the kernel (for traces): the
+ * return addresses found walking the frame-pointer chain up from the
+ * forwarder (module code is built with -fno-omit-frame-pointer), innermost
+ * first.  The walk stays inside this thread's stack; the Python side keeps
+ * the leading addresses that fall in module code.
+ */
+#define KERNSIM_MAX_CALLERS 8
+struct kernsim_callers {
+	int n;
+	void *pc[KERNSIM_MAX_CALLERS];
+};
+static __thread struct kernsim_callers kernsim_callers;
+static __thread char *kernsim_stack_lo, *kernsim_stack_hi;
+
+static void kernsim_stack_bounds(void)
+{
+	pthread_attr_t attr;
+	void *addr;
+	size_t size;
+
+	if (pthread_getattr_np(pthread_self(), &attr) != 0)
+		return;
+	if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+		kernsim_stack_lo = addr;
+		kernsim_stack_hi = (char *)addr + size;
+	}
+	pthread_attr_destroy(&attr);
+}
+
+static __attribute__((noinline)) void kernsim_walk(void **fp)
+{
+	int n = 0;
+
+	if (!kernsim_stack_hi)
+		kernsim_stack_bounds();
+	while (n < KERNSIM_MAX_CALLERS && (char *)fp >= kernsim_stack_lo &&
+	       (char *)(fp + 2) <= kernsim_stack_hi && !((unsigned long)fp & 7)) {
+		void **next = fp[0];
+
+		kernsim_callers.pc[n++] = fp[1];
+		if (next <= fp)
+			break;
+		fp = next;
+	}
+	kernsim_callers.n = n;
+}
 
 #include "ops.h"	/* struct kernsim_ops: generated */
 
@@ -78,9 +124,9 @@ void kernsim_request_unwind(void)
 	kernsim_unwinding = 1;
 }
 
-void *kernsim_last_caller(void)
+struct kernsim_callers kernsim_last_caller(void)
 {
-	return kernsim_caller;
+	return kernsim_callers;
 }
 
 static void kernsim_unwind(void)
@@ -89,7 +135,7 @@ static void kernsim_unwind(void)
 	siglongjmp(kernsim_top->env, 2);
 }
 
-#define KERNSIM_ENTER() (kernsim_caller = __builtin_return_address(0))
+#define KERNSIM_ENTER() kernsim_walk(__builtin_frame_address(0))
 #define KERNSIM_LEAVE() do { if (__builtin_expect(kernsim_unwinding, 0) && kernsim_top) kernsim_unwind(); } while (0)
 
 /* -- guards: 0 returned normally, 1 faulted (signal), 2 unwound -------------- */

@@ -101,7 +101,8 @@ def cdef() -> str:
     lines = [STRUCTS, ops_header(), "extern struct kernsim_ops kernsim_ops;"]
     lines += [
         "void kernsim_request_unwind(void);",
-        "void *kernsim_last_caller(void);",
+        "struct kernsim_callers { int n; void *pc[8]; };",
+        "struct kernsim_callers kernsim_last_caller(void);",
         "void kernsim_thread_init(void);",
         "void kernsim_install_fault_handlers(void);",
         "int kernsim_symbolize(unsigned long addr, const char **name, unsigned long *start, const char **file);",
@@ -152,8 +153,10 @@ def build_runtime() -> Path:
         (Path(tmp) / "runtime.c").write_text(source)
         (Path(tmp) / "ops.h").write_text(ops)
         built = Path(tmp) / "rt.so"
+        # Frame pointers: the forwarders walk the module's frames from their own.
         cmd = [os.environ.get("CC", "gcc"), "-shared", "-fPIC", "-O2", "-g", "-Wall",
-               "-o", str(built), str(Path(tmp) / "runtime.c"), "-ldl"]
+               "-fno-omit-frame-pointer", "-o", str(built), str(Path(tmp) / "runtime.c"),
+               "-ldl", "-lpthread"]
         try:
             r = subprocess.run(cmd, capture_output=True, text=True)
         except OSError as exc:

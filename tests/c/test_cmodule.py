@@ -84,6 +84,16 @@ def test_early_rmmod_hang_shows_the_module_c_frames(seed_kos: dict[str, Path]) -
     assert "INFO: task wait_event wait:102 blocked for more than 10 seconds." in text
     assert " wait_thread_fn+0x" in text and "[wait_event]" in text
     assert " kthread_stop+0x66/0x170" in text and " thread_stop+0x" in text
+    # As the real kernel's trace (shared/oracle/runs/wait_event_early_rmmod):
+    # the exit function tail-calls thread_stop(), so it has no frame of its
+    # own, and thread_stop's return address is inside it, not at +0x0.
+    lines = [t.strip() for t in run.texts]
+    rmmod = lines[lines.index(next(t for t in lines if t.startswith("task:rmmod"))):]
+    frames = rmmod[rmmod.index("<TASK>") + 1:rmmod.index("</TASK>")]
+    i = next(i for i, f in enumerate(frames) if f.startswith("thread_stop+"))
+    assert frames[i - 1] == "kthread_stop+0x66/0x170"
+    assert frames[i].endswith("/0x29 [wait_event]") and not frames[i].startswith("thread_stop+0x0/")
+    assert frames[i + 1].startswith("__do_sys_delete_module+")
 
 
 def _commands(ko: Path, *steps: str) -> tuple[list[str], list[str], Kernel]:
