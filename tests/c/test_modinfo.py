@@ -243,3 +243,43 @@ def test_library_modinfo_writes_to_the_given_streams(ko: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
     assert run([str(ko)], field="name", out=out, err=err) == 0
     assert (out.getvalue(), err.getvalue()) == ("kthread\n", "")
+
+
+SEED_NAMES = ["wait_event", "wait_event_timeout", "prepare_to_wait", "prepare_to_wait_exclusive",
+              "prepare_to_wait_event", "wait_woken"]
+
+
+@pytest.fixture(scope="module")
+def seed_kos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The tutorial's six listings, built unmodified with their Makefile."""
+    from conftest import SEED
+
+    d = tmp_path_factory.mktemp("seed")
+    for name in SEED_NAMES:
+        shutil.copy(SEED / f"{name}.c", d)
+    shutil.copy(SEED / "Makefile", d)
+    return {p.stem: p for p in kbuild.build(d, echo=lambda line: None).modules}
+
+
+@pytest.mark.parametrize("name", SEED_NAMES)
+def test_modinfo_of_the_seed_modules(capsys: pytest.CaptureFixture[str], seed_kos: dict[str, Path],
+                                     name: str) -> None:
+    code, out, err = modinfo(capsys, str(seed_kos[name]))
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    # kmod's order for a module without MODULE_VERSION: the .modinfo section's
+    # order (the source's MODULE_* last to first), then modpost's fields.
+    assert [ln.split(":")[0] for ln in lines] == [
+        "filename", "description", "author", "license", "srcversion", "depends", "retpoline",
+        "name", "vermagic"]
+    assert lines[0] == f"filename:       {seed_kos[name]}"
+    assert lines[1] == f"description:    Example of {name}"
+    assert lines[2] == "author:         linux usr"
+    assert lines[3] == "license:        GPL"
+    srcversion = lines[4].split()[1]
+    assert len(srcversion) == 23 and srcversion == srcversion.upper()
+    assert lines[5:] == ["depends:        ", "retpoline:      Y", f"name:           {name}",
+                         f"vermagic:       {VERMAGIC}"]
+    # srcversion is a checksum of the sources: the same file, the same value.
+    code, again, _ = modinfo(capsys, "-F", "srcversion", str(seed_kos[name]))
+    assert again.strip() == srcversion
