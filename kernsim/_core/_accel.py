@@ -78,11 +78,11 @@ def install() -> ModuleType | None:
                            ("wake_up_interruptible_all", TASK_INTERRUPTIBLE, 0)):
         setattr(wq, name, accelerate(getattr(wq, name), partial(_fastpath.wake_up, mode, nr, None)))
 
-    _time.msleep = accelerate(_time.msleep, partial(_fastpath.msleep))
+    _time.msleep = accelerate(_time.msleep, _fastpath.msleep)
     should_stop = _kthread.kthread_should_stop
     _fastpath.setup_misc(heapq.heappop, _sched.Scheduler.run_due, _time.process_timeout,
                          _kthread.KthreadInfo, should_stop.__wrapped__)  # type: ignore[attr-defined]
-    _kthread.kthread_should_stop = accelerate(should_stop, partial(_fastpath.kthread_should_stop))
+    _kthread.kthread_should_stop = accelerate(should_stop, _fastpath.kthread_should_stop)
     c_run_due = _fastpath.run_due
 
     def run_due(self: Any) -> None:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, replace
-from types import CodeType
+from types import BuiltinFunctionType, CodeType
 from typing import Any, Callable, Final, TypeVar
 
 from ._current import cur
@@ -185,12 +185,16 @@ def export(header: str, *, kind: str = "func", points: bool = True, gpl: bool = 
 
 def accelerate(reference: F, fast: Any) -> F:
     """Export *fast* -- the C accelerator's equivalent of the exported
-    *reference*, e.g. a ``functools.partial`` over a ``_fastpath`` function --
-    in its place, under its name, docstring and signature (``__wrapped__``)."""
+    *reference*: a ``_fastpath`` function of the same name and arguments, or a
+    ``functools.partial`` over one (then given the reference's name, docstring
+    and signature) -- in its place."""
     sym = next(s for s in EXPORTS.values() if s.obj is reference)
-    for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
-        setattr(fast, attr, getattr(reference, attr))
-    fast.__wrapped__ = reference
+    fast.__module__ = reference.__module__
+    if not isinstance(fast, BuiltinFunctionType):
+        # A C function keeps its own name, docstring and text signature.
+        for attr in ("__name__", "__qualname__", "__doc__"):
+            setattr(fast, attr, getattr(reference, attr))
+        fast.__wrapped__ = reference
     EXPORTS[sym.name] = replace(sym, obj=fast)
     return fast  # type: ignore[no-any-return]
 

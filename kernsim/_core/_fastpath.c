@@ -519,7 +519,7 @@ add_num(long long a, PyObject *b)
 }
 
 /* Scheduler._enter(task): make *task* current and set ``due``. */
-static int
+static __attribute__((noinline)) int
 enter(PyObject *k, PyObject *task)
 {
     PyObject *cost, *base, *spin, *v, *due_obj, *horizon;
@@ -604,7 +604,7 @@ enter(PyObject *k, PyObject *task)
  * leave it): what a stack trace of the task shows for the C frames around
  * the call while it sleeps inside (see Task.sleep_site).
  */
-static PyObject *
+static __attribute__((noinline)) PyObject *
 call_at_site(PyObject *k, PyObject *site, PyObject *fn, PyObject *const *args, size_t nargs)
 {
     PyObject *task = NULL, *r;
@@ -1185,63 +1185,35 @@ read_jiffies(PyObject *k, long long *out)
 }
 
 /*
- * schedule_timeout(timeout) from msleep(), for 0 <= timeout < MAX with the
- * task's sleep timer made: mod_timer() + add_event() + schedule() +
- * del_timer_sync(), as _time.schedule_timeout and Scheduler.mod_timer do.
- * Returns the jiffies left, or -1 with an exception.
+ * mod_timer(timer, jiffies + timeout) for schedule_timeout(): put the task's
+ * sleep timer on the time line (Scheduler.mod_timer + add_event).  Sets
+ * *expire; 0, or -1 with an exception.  Not inlined: what a sleeping task's
+ * stack holds at the switch is what every sleeping kthread costs in memory.
  */
-static long long
-schedule_timeout_core(PyObject *k, long long timeout)
+static __attribute__((noinline)) int
+arm_sleep_timer(PyObject *k, PyObject *timer, long long timeout, long long *expire)
 {
-    PyObject *task, *timer, *v, *entry, *r, *seq_obj = NULL, *when_obj = NULL;
+    PyObject *v, *entry, *r, *seq_obj = NULL, *when_obj = NULL;
     PyObject *args[2];
-    long long j, expire, base, fire, when, hz, ij, seq, left;
-    int depth, soft, lt, sb;
+    long long j, base, fire, when, hz, ij, seq;
+    int depth, soft, lt;
 
-    task = slot_get(k, K_current, "current");
-    if (task == NULL)
-        return -1;
-    timer = Py_IS_TYPE(task, TaskType) ? SLOT(task, T_sleep_timer) : NULL;
-    if (timer == Py_None) {
-        /* the task's first timed sleep: its timer, as schedule_timeout() makes it */
-        timer = PyObject_CallFunction((PyObject *)TimerType, "OOs", process_timeout_fn, task,
-                                      "process_timeout");
-        if (timer == NULL)
-            return -1;
-        slot_set(task, T_sleep_timer, timer);
-        Py_DECREF(timer);
-    }
-    if (timeout < 0 || timeout == MAX_SCHEDULE_TIMEOUT || timer == NULL ||
-        !Py_IS_TYPE(timer, TimerType)) {
-        PyObject *t = PyLong_FromLongLong(timeout);
-        if (t == NULL)
-            return -1;
-        r = call_at_site(k, site_msleep, py_schedule_timeout, &t, 1);
-        Py_DECREF(t);
-        if (r == NULL)
-            return -1;
-        left = PyLong_AsLongLong(r);
-        Py_DECREF(r);
-        return left;
-    }
-    Py_INCREF(timer);
     if (read_jiffies(k, &j) < 0 || as_ll(slot_get(k, K_hz, "hz"), &hz) < 0 ||
         as_ll(slot_get(k, K_initial_jiffies, "initial_jiffies"), &ij) < 0)
-        goto error;
-    expire = timeout + j;
-    /* mod_timer() */
+        return -1;
+    *expire = timeout + j;
     v = slot_get(k, K_in_softirq, "in_softirq");
     if (v == NULL || (soft = PyObject_IsTrue(v)) < 0)
-        goto error;
+        return -1;
     base = soft ? j + 1 : j;
     v = slot_get(k, K_wheel_depth, "wheel_depth");
     if (v == NULL || ((depth = (int)PyLong_AsLong(v)) == -1 && PyErr_Occurred()))
-        goto error;
-    fire = wheel_fire_jiffy(expire, base, depth);
+        return -1;
+    fire = wheel_fire_jiffy(*expire, base, depth);
     if (fire <= j)
         fire = j + 1;
-    if (slot_steal(timer, TM_expires, PyLong_FromLongLong(expire)) < 0)
-        goto error;
+    if (slot_steal(timer, TM_expires, PyLong_FromLongLong(*expire)) < 0)
+        return -1;
     /* jiffy_time(fire): -(-(fire - ij) * NSEC_PER_SEC // hz) */
     {
         __int128 x = (__int128)(fire - ij) * NSEC_PER_SEC;
@@ -1249,7 +1221,7 @@ schedule_timeout_core(PyObject *k, long long timeout)
     }
     /* add_event() */
     if (as_ll(slot_get(k, K_timer_seq, "timer_seq"), &seq) < 0)
-        goto error;
+        return -1;
     seq_obj = PyLong_FromLongLong(seq + 1);
     when_obj = PyLong_FromLongLong(when);
     if (seq_obj == NULL || when_obj == NULL)
@@ -1284,27 +1256,84 @@ schedule_timeout_core(PyObject *k, long long timeout)
                 slot_set(k, K_due, when_obj);
         }
     }
-    Py_CLEAR(seq_obj);
-    Py_CLEAR(when_obj);
-    /* schedule(), then del_timer_sync() */
-    if ((sb = sched_block(k, site_timeout, site_timeout_slow)) < 0)
-        goto error;
-    slot_set(timer, TM_pending, Py_False);
+    Py_DECREF(seq_obj);
+    Py_DECREF(when_obj);
+    return 0;
+error:
+    Py_XDECREF(seq_obj);
+    Py_XDECREF(when_obj);
+    return -1;
+}
+
+/* The rare cases of schedule_timeout_core(): the Python schedule_timeout(). */
+static __attribute__((noinline)) long long
+schedule_timeout_python(PyObject *k, long long timeout)
+{
+    PyObject *t = PyLong_FromLongLong(timeout), *r;
+    long long left;
+    if (t == NULL)
+        return -1;
+    r = call_at_site(k, site_msleep, py_schedule_timeout, &t, 1);
+    Py_DECREF(t);
+    if (r == NULL)
+        return -1;
+    left = PyLong_AsLongLong(r);
+    Py_DECREF(r);
+    return left;
+}
+
+/* The task's first timed sleep: its timer, as schedule_timeout() makes it. */
+static __attribute__((noinline)) PyObject *
+make_sleep_timer(PyObject *task)
+{
+    PyObject *timer = PyObject_CallFunction((PyObject *)TimerType, "OOs", process_timeout_fn,
+                                            task, "process_timeout");
+    if (timer == NULL)
+        return NULL;
+    slot_set(task, T_sleep_timer, timer);
+    Py_DECREF(timer);
+    return timer;  /* borrowed: the task holds it */
+}
+
+/*
+ * schedule_timeout(timeout) from msleep(), for 0 <= timeout < MAX with a
+ * Python task: mod_timer() + schedule() + del_timer_sync(), as
+ * _time.schedule_timeout does.  Returns the jiffies left, or -1 with an
+ * exception.
+ */
+static long long
+schedule_timeout_core(PyObject *k, long long timeout)
+{
+    PyObject *task, *timer;
+    long long expire, j, left;
+
+    task = slot_get(k, K_current, "current");
+    if (task == NULL)
+        return -1;
+    timer = Py_IS_TYPE(task, TaskType) ? SLOT(task, T_sleep_timer) : NULL;
+    if (timer == Py_None && (timer = make_sleep_timer(task)) == NULL)
+        return -1;
+    if (timeout < 0 || timeout == MAX_SCHEDULE_TIMEOUT || timer == NULL ||
+        !Py_IS_TYPE(timer, TimerType))
+        return schedule_timeout_python(k, timeout);
+    Py_INCREF(timer);
+    if (arm_sleep_timer(k, timer, timeout, &expire) < 0 ||
+        sched_block(k, site_timeout, site_timeout_slow) < 0) {
+        Py_DECREF(timer);
+        return -1;
+    }
+    slot_set(timer, TM_pending, Py_False);  /* del_timer_sync() */
     Py_DECREF(timer);
     if (read_jiffies(k, &j) < 0)
         return -1;
     left = expire - j;
     return left > 0 ? left : 0;
-error:
-    Py_XDECREF(seq_obj);
-    Py_XDECREF(when_obj);
-    Py_DECREF(timer);
-    return -1;
 }
 
 PyDoc_STRVAR(msleep_doc,
-"msleep(msecs)\n\n"
-"msleep() with the scheduling points of an exported call (see _time.msleep).");
+"msleep($module, msecs, /)\n--\n\n"
+"Sleep at least *msecs* ms, uninterruptibly (``D``): ``msecs_to_jiffies(msecs) + 1``\n"
+"jiffies, re-sleeping for the rest after an early wake-up.  (_time.msleep in C.)");
 
 static PyObject *
 msleep(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
@@ -1496,8 +1525,9 @@ error:
 }
 
 PyDoc_STRVAR(kthread_should_stop_doc,
-"kthread_should_stop() -> bool\n\n"
-"kthread_should_stop() with the scheduling points of an exported call.");
+"kthread_should_stop($module, /)\n--\n\n"
+"True once ``kthread_stop()`` was called on the running kthread.\n"
+"(_kthread.kthread_should_stop in C.)");
 
 static PyObject *
 kthread_should_stop(PyObject *mod, PyObject *unused)
