@@ -284,13 +284,8 @@ module_exit(my_exit)
 
 @pytest.mark.parametrize("stmt, access, code", [
     ("x = obj.count", "read access", 0x0000),
-    pytest.param("obj.count = 1", "write access", 0x0002, marks=pytest.mark.xfail(
-        strict=True, reason="a store through NULL (obj->count = 1) faults with X86_PF_WRITE: "
-        "'#PF: supervisor write access', error_code(0x0002), 'Oops: 0002'; kernsim reports a read")),
-    pytest.param("obj()", "instruction fetch", 0x0010, marks=pytest.mark.xfail(
-        strict=True, reason="calling a NULL function pointer faults with X86_PF_INSTR: "
-        "'#PF: supervisor instruction fetch', error_code(0x0010), 'Oops: 0010'; kernsim reports "
-        "a read")),
+    ("obj.count = 1", "write access", 0x0002),  # a store through NULL: X86_PF_WRITE
+    ("obj()", "instruction fetch", 0x0010),     # a call through a NULL pointer: X86_PF_INSTR
 ], ids=["read", "write", "call"])
 def test_none_is_a_null_pointer_dereference(run_source: Callable[..., Run], stmt: str, access: str,
                                             code: int) -> None:
@@ -308,8 +303,6 @@ def test_none_is_a_null_pointer_dereference(run_source: Callable[..., Run], stmt
                            "---[ end trace 0000000000000000 ]---"]
 
 
-@pytest.mark.xfail(strict=True, reason="page_fault_oops() ends with oops_end(..., SIGKILL), so a shell "
-                   "reports insmod as 'Killed'; kernsim prints 'Segmentation fault' (die()'s SIGSEGV)")
 def test_a_null_dereference_in_init_kills_insmod_with_sigkill(run_source: Callable[..., Run]) -> None:
     run = run_source("""
         MODULE_LICENSE("GPL")
@@ -379,3 +372,22 @@ def test_onstack_wait_queue_head_works_with_wait_event(declare: Callable[[str], 
     (elapsed, woke), _ = in_kernel(fn, seconds=5)
     assert woke
     assert 25 <= elapsed <= 40  # msleep(100) at HZ=250: 26 jiffies, plus the wheel's granule
+
+
+def test_a_division_by_zero_is_x86s_divide_error(run_source: Callable[..., Run]) -> None:
+    """#DE: die("divide error"): no "cut here", no "kernel BUG at" line."""
+    run = run_source("""
+        MODULE_LICENSE("GPL")
+        def fn(data):
+            n = 0
+            return 10 // n
+        def my_init():
+            kthread_run(fn, None, "divider")
+            return 0
+        module_init(my_init)
+        module_exit(lambda: None)
+    """, name="divmod", seconds=1)
+    report = oops_block(run, "divide error: 0000 [#1] PREEMPT SMP NOPTI")
+    assert re.fullmatch(r"CPU: 0 PID: \d+ Comm: divider " + TAINTED_OE + r"\S+ #1", report[1])
+    assert not any("cut here" in t or "kernel BUG at" in t for t in run.texts)
+    assert any(re.fullmatch(frame("fn", "divmod"), ln) for ln in report)

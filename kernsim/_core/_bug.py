@@ -25,11 +25,14 @@ class PageFault(KernelBug):
     """Module code touched memory that is not mapped: a page fault in kernel mode.
 
     address: the faulting address (0 for a NULL dereference).
-    fetch: True for an instruction fetch (running code of an unloaded module).
+    fetch: True for an instruction fetch (running code of an unloaded module,
+        calling a NULL function pointer).
+    write: True for a store (``p->field = x`` through NULL).
     what: a note for the report (which object it was).
     """
 
-    def __init__(self, address: int, what: str = "", *, fetch: bool = False) -> None:
+    def __init__(self, address: int, what: str = "", *, fetch: bool = False,
+                 write: bool = False) -> None:
         address &= (1 << 64) - 1
         if address < 4096:
             first = f"BUG: kernel NULL pointer dereference, address: {address:016x}"
@@ -38,19 +41,25 @@ class PageFault(KernelBug):
         super().__init__(first)
         self.address = address
         self.fetch = fetch
+        self.write = write and not fetch
         self.what = what
 
     @property
     def error_code(self) -> int:
-        """x86 page-fault error code: bit 4 = instruction fetch."""
-        return 0x10 if self.fetch else 0
+        """x86 page-fault error code: bit 1 = write, bit 4 = instruction fetch."""
+        return 0x10 if self.fetch else 0x2 if self.write else 0
+
+    @property
+    def access(self) -> str:
+        """How ``#PF:`` describes it (``show_fault_oops``)."""
+        return "instruction fetch" if self.fetch else "write access" if self.write else "read access"
 
 
 class NullPointerDereference(PageFault):
     """The module used NULL (None) where a kernel object was expected."""
 
-    def __init__(self, what: str = "") -> None:
-        super().__init__(0, what)
+    def __init__(self, what: str = "", *, fetch: bool = False, write: bool = False) -> None:
+        super().__init__(0, what, fetch=fetch, write=write)
 
 
 class BugTrap(KernelBug):

@@ -256,12 +256,13 @@ class Diagnostics:
         site = getattr(exc, "site", None) or self._fault_site(exc.__traceback__)
         fault = exc if isinstance(exc, PageFault) else None
         if fault is None and _is_none_use(exc):
-            fault = NullPointerDereference(_exception_text(exc))
+            fetch, write = _none_use_access(exc)
+            fault = NullPointerDereference(_exception_text(exc), fetch=fetch, write=write)
         self.oops_count += 1
         rip = next((s for s in trace), "0x0")
         header = f"[#{self.oops_count}] PREEMPT SMP NOPTI"
         if fault is not None:
-            access = "instruction fetch" if fault.fetch else "read access"
+            access = fault.access
             k.printk_ln(KERN_ALERT, fault.message)
             k.printk_ln(KERN_ALERT, f"#PF: supervisor {access} in kernel mode")
             k.printk_ln(KERN_ALERT, f"#PF: error_code({fault.error_code:#06x}) - not-present page")
@@ -297,7 +298,8 @@ class Diagnostics:
         if "KERNSIM_DEBUG" in __import__("os").environ:
             traceback.print_exception(type(exc), exc, exc.__traceback__)
         self._notify_fault(task, "oops")
-        return SIGSEGV
+        # page_fault_oops() ends the task with SIGKILL, die() with SIGSEGV.
+        return SIGKILL if fault is not None else SIGSEGV
 
     def task_killed(self, task: Task, exc: BaseException) -> int:
         """A task was killed by the simulation; the watchdog's kill is reported."""
@@ -508,6 +510,27 @@ def _is_none_use(exc: BaseException) -> bool:
     """Did module code use ``None`` as an object (the Python face of a NULL pointer)?"""
     text = str(exc)
     return isinstance(exc, (AttributeError, TypeError)) and "'NoneType'" in text
+
+
+def _none_use_access(exc: BaseException) -> tuple[bool, bool]:
+    """(instruction fetch, write) of a use of ``None``: calling it is a jump to
+    address 0, assigning through it a store; anything else a load."""
+    text = str(exc)
+    if isinstance(exc, TypeError):
+        if "not callable" in text:
+            return True, False
+        return False, "does not support item" in text  # assignment / deletion
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False, False
+    import dis
+
+    for ins in dis.get_instructions(tb.tb_frame.f_code):
+        if ins.offset == tb.tb_lasti:
+            return False, ins.opname in ("STORE_ATTR", "DELETE_ATTR")
+    return False, False
 
 
 def _exception_text(exc: BaseException) -> str:
