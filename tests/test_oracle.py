@@ -27,3 +27,47 @@ def test_wait_event_evaluates_its_condition_2_plus_k_times() -> None:
     assert run.result.exit_code == 0
     ours = [t for t in run.texts if t.startswith(("wait_event:", "wait_event_timeout:", "evals done"))]
     assert ours == real
+
+
+def oracle_output(name: str, tool: str) -> list[str]:
+    """What *tool* (insmod / rmmod) printed in the real run (tests/oracle/NAME.summary.txt,
+    lines of the harness's summary: ``N:  TOOL output: TEXT``)."""
+    out = []
+    for line in (ORACLE / f"{name}.summary.txt").read_text().splitlines():
+        _, _, rest = line.partition(":")
+        if rest.startswith(f"  {tool} output: "):
+            out.append(rest[len(f"  {tool} output: "):])
+    return out
+
+
+def test_rmmod_of_a_module_without_exit_prints_kmod_30s_lines(tmp_path) -> None:
+    """Debian 12's kmod 30 logs the failed delete_module from libkmod-module.c:856."""
+    real = oracle_output("rmmod_noexit", "rmmod")
+    assert real == [
+        "rmmod: ERROR: ../libkmod/libkmod-module.c:856 kmod_module_remove_module() could not "
+        "remove 'noexit': Device or resource busy",
+        "rmmod: ERROR: could not remove module noexit: Device or resource busy"]
+    from kernsim import kbuild
+
+    src = tmp_path / "noexit.c"
+    src.write_bytes((ORACLE / "rmmod_noexit.c").read_bytes())
+    ko = kbuild.build_file(src, echo=lambda line: None).modules[0]
+    run = run_file(ko, seconds=1)
+    assert run.stderr == real
+
+
+def test_a_null_dereference_in_init_kills_insmod(tmp_path) -> None:
+    """page_fault_oops() kills the task with SIGKILL: insmod's status is 137."""
+    summary = (ORACLE / "insmod_nullinit.summary.txt").read_text()
+    assert "insmod rc=137" in summary
+    real = [t.split("] ", 1)[1] for t in oracle_output("insmod_nullinit", "insmod")]
+    from kernsim import kbuild
+
+    src = tmp_path / "nullinit.c"
+    src.write_bytes((ORACLE / "insmod_nullinit.c").read_bytes())
+    ko = kbuild.build_file(src, echo=lambda line: None).modules[0]
+    run = run_file(ko, seconds=1)
+    assert run.stderr[0] == "Killed"  # what a shell prints for status 137
+    i = run.texts.index(real[0])
+    assert run.texts[i:i + 3] == real[:3]
+    assert run.texts[i + 4] == real[3]  # after "PGD ... P4D 0 ", whose table addresses differ

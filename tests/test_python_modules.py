@@ -121,9 +121,6 @@ def test_rmmod_of_a_module_without_exit_fails_with_ebusy_and_it_stays_loaded(tmp
     assert run.result.exit_code == 1 and run.result.outcome == "rmmod-failed"
 
 
-@pytest.mark.xfail(strict=True, reason="kmod 30 (Debian 12) logs the delete_module failure from "
-                   "libkmod-module.c line 856 (KMOD_REMOVE_NOLOG check added in kmod 30); "
-                   "kernsim prints line 799, which is kmod 29's")
 def test_rmmod_error_names_kmod_30s_libkmod_line(run_source: Callable[..., Run]) -> None:
     run = run_source(NO_EXIT_SRC, name="noexit", seconds=1)
     assert run.stderr[0] == ("rmmod: ERROR: ../libkmod/libkmod-module.c:856 "

@@ -6,6 +6,7 @@
 #include <linux/compiler.h>
 #include <linux/stringify.h>
 #include <linux/init.h>
+#include <linux/kernel.h>	/* as the real one does, through linux/moduleparam.h */
 
 /*
  * Each MODULE_*() line is a "tag=value" string in the object's .modinfo
