@@ -89,6 +89,8 @@ class Diagnostics:
         self.stuck_wall_seconds = stuck_wall_seconds
         #: The scheduler's lower bound for a first soft-lockup report.
         self.lockup_thresh_ns = SOFTLOCKUP_THRESH_NS
+        #: The WARN_ON_ONCE() sites that have warned (the kernel's .data.once).
+        self.warned_once: set[Any] = set()
         #: Called with each task the hung-task detector reports.
         self.hung_task_listeners: list[Callable[[Task], None]] = []
         #: Called with (task, kind) after each oops or lockup report.

@@ -162,11 +162,23 @@ def kthread(k: Any, create: _CreateRequest) -> int:
     if not info.should_stop:
         kthread_parkme_impl(task)
         info.started = True
-        ret = info.threadfn(info.data)
+        try:
+            ret = info.threadfn(info.data)
+        except KthreadExit as exc:  # kthread_exit() / kthread_complete_and_exit()
+            ret = exc.result
         if not isinstance(ret, int):
             ret = 0 if ret is None else int(ret)
     info.result = ret  # kthread_exit(ret)
     return 0
+
+
+class KthreadExit(BaseException):
+    """``kthread_exit(result)`` unwinding the thread function: a BaseException,
+    so module code's ``except Exception`` does not stop the thread's exit."""
+
+    def __init__(self, result: int) -> None:
+        super().__init__(result)
+        self.result = result
 
 
 ksym(kthreadd)
@@ -266,3 +278,90 @@ def kthread_stop(k: Any) -> int:
     ret = info.result
     task.usage -= 1  # put_task_struct
     return ret
+
+
+# -- parking (GPL-only) -----------------------------------------------------------
+
+def _park_warn(condition: bool) -> bool:
+    """The WARN_ON()s of kthread_park(), reported at the module's call."""
+    if condition:
+        from ._warn import _caller_site, _warn_report
+
+        _warn_report(_caller_site(2), None, 2)
+    return condition
+
+
+@export("linux/kthread.h", gpl=True,
+        c="bool kthread_should_park(void)")
+def kthread_should_park() -> bool:
+    """True once ``kthread_park()`` was asked for the running kthread (and not
+    undone by ``kthread_unpark()``): time to call ``kthread_parkme()``."""
+    return bool(to_kthread(cur.k.current).flags & (1 << KTHREAD_SHOULD_PARK))
+
+
+@export("linux/kthread.h", gpl=True,
+        c="int kthread_park(struct task_struct *k)")
+def kthread_park(k: Any) -> int:
+    """Ask kthread *k* to park and, unless it is the caller, wait (``D``) until
+    it has: it parks only in ``kthread_parkme()`` (or before its function starts).
+    -ENOSYS (with a WARN) if it is exiting; -EBUSY (WARN once) if already asked."""
+    from ._errno import EBUSY, ENOSYS
+    from ._task import PF_EXITING
+
+    kern = cur.k
+    task = resolve_task(k)
+    info = to_kthread(task)
+    if _park_warn(bool(task.flags & PF_EXITING)):
+        return -ENOSYS
+    if info.flags & (1 << KTHREAD_SHOULD_PARK):
+        if ("kthread_park", "EBUSY") not in kern.warned_once:  # WARN_ON_ONCE()
+            kern.warned_once.add(("kthread_park", "EBUSY"))
+            _park_warn(True)
+        return -EBUSY
+    info.flags |= 1 << KTHREAD_SHOULD_PARK
+    if task is not kern.current:
+        kern.try_to_wake_up(task, TASK_NORMAL)
+        if info.parked is None:
+            info.parked = completion("parked")
+        __wait_for_common(info.parked, MAX_SCHEDULE_TIMEOUT, TASK_UNINTERRUPTIBLE)
+    return 0
+
+
+@export("linux/kthread.h", gpl=True,
+        c="void kthread_unpark(struct task_struct *k)")
+def kthread_unpark(k: Any) -> None:
+    """Clear the park request of *k* and wake it if it is parked (only this wakes
+    a ``P`` task: ``wake_up_process`` does not)."""
+    task = resolve_task(k)
+    info = to_kthread(task)
+    if not info.flags & (1 << KTHREAD_SHOULD_PARK):
+        return
+    info.flags &= ~(1 << KTHREAD_SHOULD_PARK)
+    cur.k.try_to_wake_up(task, TASK_PARKED)
+
+
+@export("linux/kthread.h", gpl=True,
+        c="void kthread_parkme(void)")
+def kthread_parkme() -> None:
+    """Park the running kthread (``P`` in ps) while a park is requested; returns
+    when it is unparked -- the thread function goes on, it is not restarted."""
+    kthread_parkme_impl(cur.k.current)
+
+
+@export("linux/kthread.h",
+        c="void kthread_exit(long result)")
+def kthread_exit(result: int) -> None:
+    """End the running kthread now with *result* (what ``kthread_stop()`` returns)."""
+    to_kthread(cur.k.current)
+    raise KthreadExit(int(result))
+
+
+@export("linux/kthread.h",
+        c="void kthread_complete_and_exit(struct completion *comp, long code)")
+def kthread_complete_and_exit(comp: Any, code: int) -> None:
+    """``complete(comp)`` (if not NULL), then ``kthread_exit(code)``: a thread
+    that others wait for signals it is done and leaves in one step."""
+    to_kthread(cur.k.current)
+    if comp is not None:
+        complete_impl(comp)
+    raise KthreadExit(int(code))

@@ -235,7 +235,8 @@ class Task:
         "tif", "parent", "kthread", "context", "nvcsw", "nivcsw", "last_switch_count",
         "last_switch_time", "slice_end", "spin_start", "lockup_report_at", "usage",
         "exit_code", "module", "tty", "blocked_on", "sleep_timer", "cpu",
-        "kaddr", "user", "oopsed", "signals", "on_exit", "doomed", "sleep_site", "__weakref__",
+        "kaddr", "user", "oopsed", "signals", "sig_allowed", "on_exit", "doomed", "sleep_site",
+        "__weakref__",
     )
 
     def __init__(self, pid: int, comm: str, *, user: bool = False) -> None:
@@ -281,6 +282,9 @@ class Task:
         self.oopsed = False
         #: Pending signal numbers, as a bit mask (1 << signo).
         self.signals = 0
+        #: Signals a kthread let in with allow_signal(), as a bit mask (a kthread
+        #: ignores the others; user processes take them all).
+        self.sig_allowed = 0
         #: Called with the task when it exits (the simulation's wait4()).
         self.on_exit: Callable[[Task], None] | None = None
         #: Raised in the task when it next runs (its module's code was freed).

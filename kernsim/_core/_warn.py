@@ -86,6 +86,37 @@ def WARN(condition: Any, fmt: str, *args: Any) -> bool:
     return cond
 
 
+def _first_time_here(depth: int) -> bool:
+    """Has the module code *depth* frames up not warned "once" yet?  The site is
+    its code object and line (a module loaded again runs new code objects: its
+    .data.once starts afresh, as a reloaded C module's does)."""
+    frame = sys._getframe(depth + 1)
+    key = (frame.f_code, frame.f_lineno)
+    seen = cur.k.warned_once
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
+
+
+@export("asm-generic/bug.h", kind="macro", points=False)
+def WARN_ON_ONCE(condition: Any) -> bool:
+    """As WARN_ON, but only the first time this line warns; returns *condition* every time."""
+    cond = bool(condition)
+    if cond and _first_time_here(1):
+        _warn_report(_caller_site(1), None, 1)
+    return cond
+
+
+@export("asm-generic/bug.h", kind="macro", points=False)
+def WARN_ONCE(condition: Any, fmt: str, *args: Any) -> bool:
+    """As WARN, but only the first time this line warns."""
+    cond = bool(condition)
+    if cond and _first_time_here(1):
+        _warn_report(_caller_site(1), format_printf(fmt, args).rstrip("\n"), 1)
+    return cond
+
+
 @export("linux/panic.h", points=False)  # variadic in C: runtime.c packs its arguments
 def panic(fmt: str, *args: Any) -> None:
     """Print ``Kernel panic - not syncing: MSG`` and stop the kernel for good."""

@@ -382,3 +382,89 @@ def test_a_reader_that_goes_away_ends_the_run_quietly(seed_kos: dict[str, Path],
         p.kill()
     assert code == 141
     assert "Traceback" not in p.stderr.read().decode()
+
+
+def test_parking_signals_exit_and_warn_once_from_c(tmp_path: Path) -> None:
+    """The same calls as tests/core/test_park_and_signals.py, through the C headers."""
+    ko = build(tmp_path, """
+        #include <linux/sched/signal.h>
+        #include <linux/sched/task.h>
+        #include <linux/completion.h>
+
+        static struct task_struct *worker, *listener, *finisher;
+        static DECLARE_COMPLETION(finished);
+
+        static int work(void *data)
+        {
+            while (!kthread_should_stop()) {
+                if (kthread_should_park()) {
+                    pr_info("parking\\n");
+                    kthread_parkme();
+                    pr_info("unparked\\n");
+                }
+                msleep(10);
+            }
+            return 7;
+        }
+
+        static int listen(void *data)
+        {
+            unsigned long left;
+            allow_signal(SIGUSR1);
+            left = msleep_interruptible(1000);
+            pr_info("left=%lu pending=%d\\n", left, signal_pending(current));
+            pr_info("dequeued=%d\\n", kernel_dequeue_signal());
+            pr_info("pending=%d\\n", signal_pending(current));
+            while (!kthread_should_stop())
+                msleep(10);
+            return 0;
+        }
+
+        static int finish(void *data)
+        {
+            kthread_complete_and_exit(&finished, 3);
+            return 0;
+        }
+
+        static int __init c_init(void)
+        {
+            int i;
+            worker = kthread_run(work, NULL, "worker");
+            listener = kthread_run(listen, NULL, "listener");
+            finisher = kthread_run(finish, NULL, "finisher");
+            get_task_struct(finisher);
+            msleep(50);
+            pr_info("park=%d\\n", kthread_park(worker));
+            pr_info("again=%d\\n", kthread_park(worker));
+            kthread_unpark(worker);
+            pr_info("sent=%d\\n", send_sig(SIGUSR1, listener, 0));
+            wait_for_completion(&finished);
+            for (i = 0; i < 3; i++)
+                WARN_ON_ONCE(i > 0);
+            return 0;
+        }
+
+        static void __exit c_exit(void)
+        {
+            pr_info("worker=%d\\n", kthread_stop(worker));
+            kthread_stop(listener);
+            pr_info("finisher=%d\\n", kthread_stop(finisher));
+            put_task_struct(finisher);
+        }
+
+        module_init(c_init); module_exit(c_exit);
+    """)
+    run = run_file(ko, seconds=1)
+    texts = run.texts
+    mine = [t for t in texts if t.split("=")[0] in ("park", "again", "sent", "worker", "finisher",
+                                                     "dequeued", "pending") or t in ("parking", "unparked")
+            or t.startswith("left=")]
+    assert mine[:3] == ["parking", "park=0", "again=-16"]
+    assert "unparked" in mine and "sent=0" in mine
+    left = next(t for t in mine if t.startswith("left="))
+    assert left.endswith(" pending=1") and 0 < int(left.split()[0][5:]) < 1000
+    assert "dequeued=10" in mine and "pending=0" in mine
+    assert mine[-2:] == ["worker=7", "finisher=3"]
+    warnings = [t for t in texts if t.startswith("WARNING: CPU: 0 PID:")]
+    assert len(warnings) == 2  # kthread_park's WARN_ON_ONCE, and the module's once
+    assert run.result.exit_code == 0

@@ -38,6 +38,30 @@ extern void kernsim_warn(const char *file, int line, int cut_printed);
 	unlikely(__ret_warn_on);				\
 })
 
+/* The kernel keeps the "once" flag in the module's .data.once: a module
+ * loaded again warns again. */
+#define WARN_ON_ONCE(condition) ({				\
+	static bool __section(".data.once") __warned;		\
+	int __ret_warn_once = !!(condition);			\
+	if (unlikely(__ret_warn_once && !__warned)) {		\
+		__warned = true;				\
+		kernsim_warn(__FILE__, __LINE__, 0);		\
+	}							\
+	unlikely(__ret_warn_once);				\
+})
+
+#define WARN_ONCE(condition, format...) ({			\
+	static bool __section(".data.once") __warned;		\
+	int __ret_warn_once = !!(condition);			\
+	if (unlikely(__ret_warn_once && !__warned)) {		\
+		__warned = true;				\
+		kernsim_warn_cut();				\
+		_printk(KERN_WARNING format);			\
+		kernsim_warn(__FILE__, __LINE__, 1);		\
+	}							\
+	unlikely(__ret_warn_once);				\
+})
+
 #define BUILD_BUG_ON(condition) ((void)sizeof(char[1 - 2*!!(condition)]))
 
 #endif /* _LINUX_BUG_H */

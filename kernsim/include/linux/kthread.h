@@ -6,6 +6,8 @@
 #include <linux/err.h>
 #include <linux/sched.h>
 
+struct completion;
+
 #define NUMA_NO_NODE	(-1)
 
 __printf(4, 5)
@@ -25,6 +27,12 @@ struct task_struct *kthread_create_on_node(int (*threadfn)(void *data),
 /* Generated from kernsim/_core/_export.py (python -m kernsim._core._cdecl): do not edit. */
 extern bool kthread_should_stop(void);
 extern int kthread_stop(struct task_struct *k);
+extern bool kthread_should_park(void);
+extern int kthread_park(struct task_struct *k);
+extern void kthread_unpark(struct task_struct *k);
+extern void kthread_parkme(void);
+extern void kthread_exit(long result);
+extern void kthread_complete_and_exit(struct completion *comp, long code);
 /* </kernsim-exports> */
 
 /**
