@@ -318,6 +318,126 @@ def ssleep(seconds: int) -> None:
     _msleep(seconds * 1000)
 
 
+# -- hrtimer sleeps and busy waits ----------------------------------------------
+
+NSEC_PER_USEC: Final = 1000
+
+
+def _hrtimer_wakeup(timer: Timer) -> None:
+    """``hrtimer_wakeup``: the sleeper's timer fired; wake it."""
+    timer.expires = 1  # "fired" (the sleeping loop checks it)
+    cur.k.try_to_wake_up(timer.data, TASK_NORMAL)
+
+
+ksym(_hrtimer_wakeup, "hrtimer_wakeup")
+
+
+def _usleep_range_state(min_us: int, max_us: int, state: int) -> None:
+    """``usleep_range_state``: sleep on an hrtimer until it fires; an early
+    wake-up sleeps again until the same absolute expiry.  On an otherwise idle
+    machine the timer fires at the hard end of the window, *max* (no timer
+    wheel rounding: hrtimers have ns resolution)."""
+    k = cur.k
+    task = k.current
+    min_us &= ULONG_MASK
+    max_us &= ULONG_MASK
+    timer = Timer(_hrtimer_wakeup, task, "hrtimer_wakeup")
+    timer.expires = 0
+    expires = k.now + max(min_us, max_us) * NSEC_PER_USEC
+    while True:
+        task.state = state
+        if timer.expires:
+            break
+        if not timer.pending:
+            k.add_event(timer, expires)
+        _schedule()
+    task.state = TASK_RUNNING
+    timer.pending = False
+
+
+@export("linux/delay.h",
+        c="void usleep_range_state(unsigned long min, unsigned long max, unsigned int state)")
+def usleep_range_state(min: int, max: int, state: int) -> None:  # noqa: A002 - the kernel's names
+    """Sleep between *min* and *max* µs in *state* (an hrtimer: see usleep_range)."""
+    _usleep_range_state(min, max, state)
+
+
+@export("linux/delay.h", kind="macro")
+def usleep_range(min: int, max: int) -> None:  # noqa: A002
+    """Sleep (``D``) between *min* and *max* µs; on an idle machine it wakes at *max*."""
+    _usleep_range_state(min, max, TASK_UNINTERRUPTIBLE)
+
+
+@export("linux/delay.h", kind="macro")
+def usleep_idle_range(min: int, max: int) -> None:  # noqa: A002
+    """As usleep_range, in TASK_IDLE (``I``)."""
+    _usleep_range_state(min, max, TASK_IDLE)
+
+
+def _busy_wait(ns: int) -> None:
+    """``udelay``/``ndelay``: spin -- time passes, the task stays running (``R``),
+    and whatever falls due meanwhile (timers, the end of the time slice, the
+    soft-lockup watchdog) happens at its time."""
+    k = cur.k
+    if not k.clock_virtual:
+        k.now = k.clock.wait_until(k.now + ns)
+        if k.now >= k.due:
+            k.point_slow()
+        return
+    end = k.now + ns
+    step = k.slice_ns
+    while k.now < end:
+        k.now = min(end, k.now + step)
+        if k.now >= k.due:
+            k.point_slow()
+
+
+@export("linux/delay.h",
+        c="void __udelay(unsigned long usecs)")
+def __udelay(usecs: int) -> None:
+    """Busy-wait *usecs* µs (``udelay``)."""
+    _busy_wait((usecs & ULONG_MASK) * NSEC_PER_USEC)
+
+
+@export("linux/delay.h",
+        c="void __ndelay(unsigned long nsecs)")
+def __ndelay(nsecs: int) -> None:
+    """Busy-wait *nsecs* ns (``ndelay``)."""
+    _busy_wait(nsecs & ULONG_MASK)
+
+
+@export("linux/delay.h", kind="macro")
+def udelay(usecs: int) -> None:
+    """Busy-wait *usecs* µs: never sleeps (stays ``R``); use for short waits."""
+    __udelay.__wrapped__(usecs)  # type: ignore[attr-defined]
+
+
+@export("linux/delay.h", kind="macro")
+def ndelay(nsecs: int) -> None:
+    """Busy-wait *nsecs* ns."""
+    __ndelay.__wrapped__(nsecs)  # type: ignore[attr-defined]
+
+
+@export("linux/delay.h", kind="macro")
+def mdelay(msecs: int) -> None:
+    """Busy-wait *msecs* ms (``udelay(1000)`` *msecs* times): a long one in a
+    kthread is a soft lockup."""
+    for _ in range(int(msecs)):
+        __udelay.__wrapped__(1000)  # type: ignore[attr-defined]
+
+
+@export("linux/delay.h", kind="macro")
+def fsleep(usecs: int) -> None:
+    """The right sleep for *usecs*: udelay up to 10 µs, usleep_range(us, 2*us)
+    below 20 ms, msleep above (6.1-6.12)."""
+    if usecs <= 10:
+        __udelay.__wrapped__(usecs)  # type: ignore[attr-defined]
+    elif usecs < 20 * USEC_PER_SEC // MSEC_PER_SEC:
+        _usleep_range_state(usecs, 2 * usecs, TASK_UNINTERRUPTIBLE)
+    else:
+        _msleep(-(-usecs // 1000))
+
+
 _msecs_to_jiffies = msecs_to_jiffies
 _jiffies_to_msecs = jiffies_to_msecs
 _msleep = msleep.__wrapped__  # type: ignore[attr-defined]  (no points: ssleep is one call)

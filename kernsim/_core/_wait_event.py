@@ -32,6 +32,7 @@ from ._states import (
     TASK_IDLE,
     TASK_INTERRUPTIBLE,
     TASK_KILLABLE,
+    TASK_NORMAL,
     TASK_UNINTERRUPTIBLE,
     TASK_WAKEKILL,
 )
@@ -249,3 +250,166 @@ def wait_event_idle_timeout(wq_head: Any, condition: Condition, timeout: int) ->
         return fast
     return ___wait_event_timeout(wq_head, condition, TASK_IDLE, False, timeout)
 
+
+
+# -- wait_event_cmd and wait_var_event -----------------------------------------------
+
+def _wait_loop(wq_head: Any, wq_entry: Any, condition: Condition, state: int,
+               cmd: Callable[[], None]) -> int:
+    """``___wait_event`` with its entry and ``cmd`` given (the loop of the
+    macros below): 0, or -ERESTARTSYS for an interrupted interruptible wait."""
+    k = cur.k
+    interruptible = state & (TASK_INTERRUPTIBLE | TASK_WAKEKILL)
+    while True:
+        k.now += k.cost
+        if k.now >= k.due:
+            k.point_slow()
+        __int = _prepare(wq_head, wq_entry, state)
+        if k.now >= k.due:
+            k.point_slow()
+        if condition():
+            break
+        if interruptible and __int:
+            return __int
+        cmd()
+    k.now += k.cost
+    if k.now >= k.due:
+        k.point_slow()
+    _finish(wq_head, wq_entry)
+    if k.now >= k.due:
+        k.point_slow()
+    return 0
+
+
+def _schedule_point() -> None:
+    """``schedule()`` as a kernel call (with its scheduling points)."""
+    k = cur.k
+    k.now += k.cost
+    if k.now >= k.due:
+        k.point_slow()
+    _schedule()
+    if k.now >= k.due:
+        k.point_slow()
+
+
+@export("linux/wait.h", kind="macro", points=False)
+def wait_event_cmd(wq_head: Any, condition: Condition, cmd1: Callable[[], Any],
+                   cmd2: Callable[[], Any]) -> None:
+    """As wait_event, running ``cmd1()`` before each sleep and ``cmd2()`` after it
+    (e.g. drop and retake a lock)."""
+    if not callable(condition):
+        _check_condition(condition, "wait_event_cmd")
+    if condition():
+        return
+    k = cur.k
+    entry = wait_queue_entry(autoremove_wake_function, k.current, 0)
+    entry.next = entry.prev = entry
+
+    def cmd() -> None:
+        cmd1()
+        _schedule_point()
+        cmd2()
+
+    _wait_loop(wq_head, entry, condition, TASK_UNINTERRUPTIBLE, cmd)
+
+
+class wait_bit_queue_entry(wait_queue_entry):
+    """``struct wait_bit_queue_entry``: a wait entry keyed by the variable
+    (``key.flags = var, key.bit_nr = -1`` for wait_var_event)."""
+
+    __slots__ = ("key",)
+
+
+_VAR_WAITQUEUE_BITS = 8  # the kernel's bit_wait_table: 256 heads
+
+
+def __var_waitqueue(var: Any) -> Any:
+    """The shared head a variable's waiters queue on: one of 256, chosen by a
+    hash of its address (here: its identity), shared by unrelated variables."""
+    k = cur.k
+    table = getattr(k, "var_waitqueues", None)
+    if table is None:
+        from ._waitqueue import wait_queue_head
+
+        table = k.var_waitqueues = [wait_queue_head(f"bit_wait_table[{i}]")
+                                    for i in range(1 << _VAR_WAITQUEUE_BITS)]
+    h = (id(var) * 0x61C8864680B583EB) & ((1 << 64) - 1)  # hash_64(), GOLDEN_RATIO_64
+    return table[h >> (64 - _VAR_WAITQUEUE_BITS)]
+
+
+@export("linux/wait_bit.h", points=False)
+def var_wake_function(wq_entry: Any, mode: int, sync: int, key: Any) -> int:
+    """Wake the entry only if the wake-up is for its variable (other waiters of
+    the shared head are skipped: 0)."""
+    if getattr(wq_entry, "key", None) is not key:
+        return 0
+    return autoremove_wake_function(wq_entry, mode, sync, key)
+
+
+def _var_entry(var: Any, flags: int) -> wait_bit_queue_entry:
+    """``init_wait_var_entry()``."""
+    e = wait_bit_queue_entry(var_wake_function, cur.k.current, flags)
+    e.key = var
+    e.next = e.prev = e
+    return e
+
+
+def _var_wait(var: Any, condition: Condition, state: int, macro: str) -> int:
+    if not callable(condition):
+        _check_condition(condition, macro)
+    if condition():
+        return 0
+    return _wait_loop(__var_waitqueue(var), _var_entry(var, 0), condition, state, _schedule_point)
+
+
+@export("linux/wait_bit.h", kind="macro", points=False)
+def wait_var_event(var: Any, condition: Condition) -> None:
+    """Sleep (``D``) until ``condition()`` is true, re-checked at each
+    ``wake_up_var(var)``.  *var* is any object, known by its identity (as the
+    kernel knows a variable by its address): wake with the same object."""
+    _var_wait(var, condition, TASK_UNINTERRUPTIBLE, "wait_var_event")
+
+
+@export("linux/wait_bit.h", kind="macro", points=False)
+def wait_var_event_killable(var: Any, condition: Condition) -> int:
+    """wait_var_event in TASK_KILLABLE: 0, or -ERESTARTSYS on a fatal signal."""
+    return _var_wait(var, condition, TASK_KILLABLE, "wait_var_event_killable")
+
+
+@export("linux/wait_bit.h", kind="macro", points=False)
+def wait_var_event_interruptible(var: Any, condition: Condition) -> int:
+    """wait_var_event in TASK_INTERRUPTIBLE: 0, or -ERESTARTSYS on a signal."""
+    return _var_wait(var, condition, TASK_INTERRUPTIBLE, "wait_var_event_interruptible")
+
+
+@export("linux/wait_bit.h", kind="macro", points=False)
+def wait_var_event_timeout(var: Any, condition: Condition, timeout: int) -> int:
+    """wait_var_event with a timeout in jiffies; returns as wait_event_timeout."""
+    if not callable(condition):
+        _check_condition(condition, "wait_var_event_timeout")
+    fast = _timeout_fast_path(condition, timeout)
+    if fast is not None:
+        return fast
+    ret = [timeout]
+
+    def cond() -> bool:  # ___wait_cond_timeout
+        c = bool(condition())
+        if c and not ret[0]:
+            ret[0] = 1
+        return c or not ret[0]
+
+    def cmd() -> None:
+        ret[0] = _schedule_timeout(ret[0])
+
+    _wait_loop(__var_waitqueue(var), _var_entry(var, 0), cond, TASK_UNINTERRUPTIBLE, cmd)
+    return ret[0]
+
+
+@export("linux/wait_bit.h")
+def wake_up_var(var: Any) -> None:
+    """Wake every task in wait_var_event(var, ...) (after changing what they test)."""
+    from ._waitqueue import __wake_up_common
+
+    head = __var_waitqueue(var)
+    if head.head.next is not head.head:  # waitqueue_active()
+        __wake_up_common(head, TASK_NORMAL, 1, 0, var)

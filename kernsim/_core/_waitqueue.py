@@ -542,6 +542,29 @@ def wake_up_interruptible_poll(wq_head: wait_queue_head, mask: int) -> int:
     return _wake_points(TASK_INTERRUPTIBLE, 1, mask, wq_head)
 
 
+@export("linux/wait.h",
+        c="void __wake_up_locked(struct wait_queue_head *wq_head, unsigned int mode, int nr)")
+def __wake_up_locked(wq_head: wait_queue_head, mode: int, nr: int) -> None:
+    """``__wake_up`` for a caller that already holds the queue's lock."""
+    _check_head(wq_head)
+    __wake_up_common(wq_head, mode, nr, 0, None)
+
+
+_wake_locked = __wake_up_locked.__wrapped__  # type: ignore[attr-defined]
+
+
+@export("linux/wait.h", kind="macro")
+def wake_up_locked(wq_head: wait_queue_head) -> None:
+    """wake_up() with the queue's lock held (e.g. in wait_event_lock_irq code)."""
+    _wake_locked(wq_head, TASK_NORMAL, 1)
+
+
+@export("linux/wait.h", kind="macro")
+def wake_up_all_locked(wq_head: wait_queue_head) -> None:
+    """wake_up_all() with the queue's lock held."""
+    _wake_locked(wq_head, TASK_NORMAL, 0)
+
+
 # -- wait_woken ---------------------------------------------------------------
 
 @export("linux/wait.h",

@@ -53,6 +53,7 @@ extern int default_wake_function(struct wait_queue_entry *wq_entry, unsigned mod
 extern int autoremove_wake_function(struct wait_queue_entry *wq_entry, unsigned mode, int sync, void *key);
 extern int woken_wake_function(struct wait_queue_entry *wq_entry, unsigned mode, int sync, void *key);
 extern int __wake_up(struct wait_queue_head *wq_head, unsigned int mode, int nr, void *key);
+extern void __wake_up_locked(struct wait_queue_head *wq_head, unsigned int mode, int nr);
 extern long wait_woken(struct wait_queue_entry *wq_entry, unsigned mode, long timeout);
 /* </kernsim-exports> */
 
@@ -119,6 +120,8 @@ static inline bool wq_has_single_sleeper(struct wait_queue_head *wq_head)
 #define wake_up_interruptible_nr(x, nr)	__wake_up(x, TASK_INTERRUPTIBLE, nr, NULL)
 #define wake_up_interruptible_all(x)	__wake_up(x, TASK_INTERRUPTIBLE, 0, NULL)
 #define wake_up_interruptible_sync(x)	__wake_up(x, TASK_INTERRUPTIBLE, 1, NULL)
+#define wake_up_locked(x)		__wake_up_locked((x), TASK_NORMAL, 1)
+#define wake_up_all_locked(x)		__wake_up_locked((x), TASK_NORMAL, 0)
 #define wake_up_poll(x, m)		__wake_up(x, TASK_NORMAL, 1, (void *)(unsigned long)(m))
 #define wake_up_interruptible_poll(x, m) __wake_up(x, TASK_INTERRUPTIBLE, 1, (void *)(unsigned long)(m))
 
@@ -179,6 +182,21 @@ do {										\
 	if (condition)								\
 		break;								\
 	__wait_event(wq_head, condition);					\
+} while (0)
+
+#define __wait_event_cmd(wq_head, condition, cmd1, cmd2)			\
+	(void)___wait_event(wq_head, condition, TASK_UNINTERRUPTIBLE, 0, 0,	\
+			    cmd1; schedule(); cmd2)
+
+/**
+ * wait_event_cmd - sleep until a condition gets true, running cmd1 before
+ * and cmd2 after each sleep
+ */
+#define wait_event_cmd(wq_head, condition, cmd1, cmd2)				\
+do {										\
+	if (condition)								\
+		break;								\
+	__wait_event_cmd(wq_head, condition, cmd1, cmd2);			\
 } while (0)
 
 #define __wait_event_timeout(wq_head, condition, timeout)			\
