@@ -155,3 +155,9 @@ def test_the_default_tolerance_is_the_granule_of_a_one_second_sleep(hz: int, ms:
     from kernsim.expect import default_tolerance_ns
 
     assert default_tolerance_ns(hz) // 1_000_000 == ms
+
+
+def test_readme_api_list_is_generated_from_the_symbol_list() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert _export.readme_with_api_list(readme) == readme, \
+        "README's API list is stale: run python -m kernsim._core._export"

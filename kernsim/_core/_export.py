@@ -287,11 +287,50 @@ def export_values(module: str, header: str, values: dict[str, Any], kind: str = 
         _VALUE_HOMES[name] = module
 
 
+# -- the API list of the README ---------------------------------------------
+
+API_START: Final = ("<!-- api: generated from kernsim/_core/_export.py by "
+                    "`python -m kernsim._core._export`; do not edit by hand -->")
+API_END: Final = "<!-- /api -->"
+
+
+def render_api_list() -> str:
+    """The README's list of the supported API, by C header: what C modules
+    include, and every name the Python facade has."""
+    from . import _all  # noqa: F401
+
+    by_header: dict[str, list[Symbol]] = {}
+    for sym in EXPORTS.values():
+        by_header.setdefault(sym.header, []).append(sym)
+    lines = [API_START, "", "| header | functions and macros | constants and types |", "|---|---|---|"]
+    for header in sorted(by_header):
+        syms = sorted(by_header[header], key=lambda x: x.name.lstrip("_").lower())
+        calls = [f"`{x.name}`" + (" (GPL)" if x.gpl else "") for x in syms
+                 if x.kind in ("func", "macro")]
+        values = [f"`{x.name}`" for x in syms if x.kind not in ("func", "macro")]
+        if len(values) > 12:
+            values = values[:3] + [f"… {len(values) - 6} more …"] + values[-3:]
+        lines.append(f"| `<{header}>` | {', '.join(calls)} | {', '.join(values)} |")
+    lines += ["", API_END]
+    return "\n".join(lines)
+
+
+def readme_with_api_list(readme: str) -> str:
+    """*readme* with its API list block replaced by :func:`render_api_list`."""
+    start = readme.index(API_START)
+    end = readme.index(API_END, start) + len(API_END)
+    return readme[:start] + render_api_list() + readme[end:]
+
+
 if __name__ == "__main__":  # pragma: no cover - developer tool
     import pathlib
 
-    target = pathlib.Path(__file__).resolve().parents[1] / "linux.py"
+    root = pathlib.Path(__file__).resolve().parents[2]
     from kernsim._core import _export as registry  # not __main__'s copy of this module
 
+    target = root / "kernsim" / "linux.py"
     target.write_text(registry.render_facade())
     print(f"wrote {target}")
+    readme = root / "README.md"
+    readme.write_text(registry.readme_with_api_list(readme.read_text()))
+    print(f"wrote the API list in {readme}")
