@@ -34,6 +34,10 @@ from ._time import initial_jiffies
 #: The first pid after boot's own tasks.
 FIRST_USER_PID: Final = 100
 
+#: Called with each kernel as it boots: state kept outside the kernel object
+#: for the whole process (the C runtime's) that a new kernel must find clean.
+BOOT_HOOKS: Final[list[Callable[[Any], None]]] = []
+
 
 @dataclass
 class KernelConfig:
@@ -100,6 +104,8 @@ class Kernel(Kthreads, ModuleLoader, Diagnostics, PrintkLog, Scheduler):
     # -- boot -----------------------------------------------------------------
 
     def _boot(self) -> None:
+        for hook in BOOT_HOOKS:
+            hook(self)
         self.clock.start()
         clock = "real-time clock" if self.config.realtime else "virtual clock"
         self.printk_ln(KERN_NOTICE, f"Linux version {self.release} (kernsim@kernsim) "

@@ -27,6 +27,7 @@ from .._core._bug import KernelBug, PageFault
 from .._core._current import cur
 from .._core._errno import MAX_ERRNO, ErrPtr
 from .._core._export import EXPORTS, FRAME_EXPANDERS
+from .._core._kernel import BOOT_HOOKS
 from .._core._printk import format_printf
 from .._core._task import Task
 from .._core._waitqueue import LIST_POISON, autoremove_wake_function, default_wake_function, \
@@ -225,6 +226,13 @@ class Bridge:
         #: Loaded C modules' symbol tables: [(start, end, name, module name)].
         self.symbols: list[tuple[int, int, str, str]] = []
         self.pending = threading.local()
+
+    def new_kernel(self) -> None:
+        """A kernel boots: the runtime's bit_wait_table (wait_var_event's heads)
+        starts empty -- entries a torn-down kernel left there point into the
+        stacks of threads that are gone."""
+        table = self.lib.kernsim_bit_wait_table
+        self.ffi.memmove(table, bytes(len(table)), len(table))
 
     # -- addresses ----------------------------------------------------------
 
@@ -577,6 +585,7 @@ def bridge() -> Bridge:
         return _bridge
     b = Bridge()
     ffi, lib = b.ffi, b.lib
+    BOOT_HOOKS.append(lambda kernel: b.new_kernel())
     impls: dict[str, Callable[..., Any]] = {}
     for sym, proto in rt.c_functions():
         convs = [_arg_converter(b, p.ctype) for p in proto.params]

@@ -117,6 +117,15 @@ static __attribute__((noinline)) void kernsim_walk(void **fp)
 
 #include "ops.h"	/* struct kernsim_ops: generated */
 
+/*
+ * The kernel's bit_wait_table (kernel/sched/wait_bit.c): 256 wait queue heads
+ * shared by every wait_var_event() of every module, chosen by hashing the
+ * variable's address.  Storage only: linux/wait_bit.h lays its struct
+ * wait_queue_heads over it and initialises each on first use (the runtime is
+ * built without kernsim's headers, so it does not assume their layout).
+ */
+__attribute__((aligned(64))) char kernsim_bit_wait_table[256 * 64];
+
 struct kernsim_ops kernsim_ops;
 
 void kernsim_request_unwind(void)

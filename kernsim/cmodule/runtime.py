@@ -102,6 +102,7 @@ def cdef() -> str:
     lines += [
         "void kernsim_request_unwind(void);",
         "struct kernsim_callers { int n; void *pc[8]; };",
+        "extern char kernsim_bit_wait_table[16384];",
         "struct kernsim_callers kernsim_last_caller(void);",
         "void kernsim_thread_init(void);",
         "void kernsim_install_fault_handlers(void);",

@@ -293,3 +293,44 @@ module_init(c_init);
     run_ = run_file(ko, seconds=1)
     assert "bigdelay: Unknown symbol __bad_udelay (err -2)" in run_.texts
     assert run_.stderr[0].endswith("Unknown symbol in module")
+
+
+def test_wait_var_event_from_c(tmp_path: Path) -> None:
+    """The C twin of test_wait_var_event_wakes_only_waiters_of_that_variable."""
+    src = tmp_path / "cvar.c"
+    src.write_text("""
+#include <linux/module.h>
+#include <linux/kthread.h>
+#include <linux/delay.h>
+#include <linux/wait_bit.h>
+MODULE_LICENSE("GPL");
+static int a, b;
+static int wait_a(void *d) { wait_var_event(&a, a > 0); pr_info("a\\n"); return 0; }
+static int wait_b(void *d) { wait_var_event(&b, b > 0); pr_info("b\\n"); return 0; }
+static int __init c_init(void)
+{
+	kthread_run(wait_a, NULL, "wa");
+	kthread_run(wait_b, NULL, "wb");
+	msleep(10);
+	a = 1;
+	wake_up_var(&a);
+	msleep(10);
+	pr_info("|\\n");
+	b = 1;
+	wake_up_var(&a);
+	msleep(10);
+	pr_info("|\\n");
+	wake_up_var(&b);
+	msleep(10);
+	pr_info("timeout=%ld\\n", wait_var_event_timeout(&a, a > 5, 5));
+	return 0;
+}
+static void __exit c_exit(void) { }
+module_init(c_init);
+module_exit(c_exit);
+""")
+    ko = kbuild.build_file(src, echo=lambda line: None).modules[0]
+    run_ = run_file(ko, seconds=1)
+    mine = [t for t in run_.texts if t in ("a", "b", "|") or t.startswith("timeout=")]
+    assert mine == ["a", "|", "|", "b", "timeout=0"]
+    assert run_.result.exit_code == 0
