@@ -71,7 +71,7 @@ static Py_ssize_t T_kthread, KT_flags, TM_function, TM_data;
 static Py_ssize_t T_state, T_tif, T_blocked_on, T_on_rq;
 static Py_ssize_t T_nvcsw, T_spin_start, T_slice_end, T_lockup_report_at, T_context, T_doomed, T_sleep_site;
 static Py_ssize_t G_glet;
-static Py_ssize_t E_flags, E_private, E_func, E_next, E_prev, E_name;
+static Py_ssize_t E_flags, E_private, E_func, E_next, E_prev, E_name, E_owner;
 static Py_ssize_t H_head, LH_next, LH_prev;
 
 static PyObject *s_point_slow, *s_try_to_wake_up, *s_append, *s_popleft, *s_appendleft, *s_switch;
@@ -379,6 +379,12 @@ prepare(PyObject *k, PyObject *wq_head, PyObject *entry, long state, PyObject *s
             PyObject *last = node_get(head, 1);
             if (last == NULL)
                 goto out;
+            if (Py_IS_TYPE(last, EntryType) && SLOT(last, E_owner) != Py_None) {
+                /* a module's entry: the Python list_add checks it is still live */
+                Py_DECREF(last);
+                Py_DECREF(head);
+                return *slow = 1, prepare_slow(wq_head, entry, state_obj);
+            }
             rc = list_add(entry, last, head);
             Py_DECREF(last);
             if (rc < 0)
@@ -399,7 +405,7 @@ prepare(PyObject *k, PyObject *wq_head, PyObject *entry, long state, PyObject *s
                 v = slot_get(first, E_flags, "flags");
                 if (v == NULL || ((fflags = PyLong_AsLong(v)) == -1 && PyErr_Occurred()))
                     goto out;
-                if (fflags & WQ_FLAG_PRIORITY) {
+                if ((fflags & WQ_FLAG_PRIORITY) || SLOT(first, E_owner) != Py_None) {
                     Py_DECREF(first);
                     Py_DECREF(head);
                     return *slow = 1, prepare_slow(wq_head, entry, state_obj);
@@ -779,6 +785,7 @@ new_entry(PyObject *task, long flags)
     slot_set(e, E_next, e);  /* init_wait_entry(): unqueued */
     slot_set(e, E_prev, e);
     slot_set(e, E_name, empty_str);
+    slot_set(e, E_owner, Py_None);  /* the macro's own entry: no module function owns it */
     return e;
 }
 
@@ -1049,6 +1056,22 @@ error:
     return -1;
 }
 
+/* Does the queue hold an entry a module declared (DEFINE_WAIT...)? */
+static int
+has_owned_entry(PyObject *wq_head)
+{
+    PyObject *head = SLOT(wq_head, H_head), *n;
+    int guard = 0;
+    if (head == NULL || !Py_IS_TYPE(head, ListHeadType))
+        return 1;
+    for (n = SLOT(head, LH_next); n != head; n = SLOT(n, E_next)) {
+        if (n == NULL || !Py_IS_TYPE(n, EntryType) || SLOT(n, E_owner) != Py_None ||
+            ++guard > 1000)
+            return 1;  /* anything unusual: let Python look */
+    }
+    return 0;
+}
+
 PyDoc_STRVAR(wake_up_doc,
 "wake_up(mode, nr_exclusive, key, wq_head) -> exclusive tasks woken\n\n"
 "__wake_up() bracketed by the scheduling points of an exported call.");
@@ -1079,8 +1102,9 @@ wake_up(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     Py_INCREF(k);
     if (point_add(k) < 0)
         goto error;
-    if (!Py_IS_TYPE(wq_head, HeadType)) {
-        /* NULL head (an oops) or a C module's queue: the Python __wake_up(). */
+    if (!Py_IS_TYPE(wq_head, HeadType) || has_owned_entry(wq_head)) {
+        /* NULL head (an oops), a C module's queue, or entries a module declared
+         * (whose liveness the Python walk checks): the Python __wake_up(). */
         PyObject *m = PyLong_FromLong(mode), *n = PyLong_FromLong(nr), *r;
         if (m == NULL || n == NULL) {
             Py_XDECREF(m);
@@ -1715,6 +1739,7 @@ setup(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         member_offset(EntryType, "next", &E_next) < 0 ||
         member_offset(EntryType, "prev", &E_prev) < 0 ||
         member_offset(EntryType, "name", &E_name) < 0 ||
+        member_offset(EntryType, "owner", &E_owner) < 0 ||
         member_offset(HeadType, "head", &H_head) < 0 ||
         member_offset(ListHeadType, "next", &LH_next) < 0 ||
         member_offset(ListHeadType, "prev", &LH_prev) < 0)

@@ -16,6 +16,7 @@ non-exclusive waiters are woken newest first and exclusive ones oldest first.
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable, Final
 
 from ._bug import KernelBug, NullPointerDereference
@@ -88,7 +89,7 @@ class wait_queue_head:
 class wait_queue_entry:
     """``struct wait_queue_entry``: ``flags``, ``private`` (the task), ``func``."""
 
-    __slots__ = ("flags", "private", "func", "next", "prev", "name", "__weakref__")
+    __slots__ = ("flags", "private", "func", "next", "prev", "name", "owner", "__weakref__")
 
     def __init__(self, func: WakeFunc | None = None, private: Any = None, flags: int = 0,
                  name: str = "") -> None:
@@ -99,6 +100,11 @@ class wait_queue_entry:
         self.next: Any = None
         self.prev: Any = None
         self.name = name
+        #: For an entry a module declared (DEFINE_WAIT...): (task, frame) of the
+        #: function whose stack holds it in C.  Once that function has returned,
+        #: the entry is memory about to be reused: finding it queued is list
+        #: corruption (see stale_entry_bug()).
+        self.owner: tuple[Any, Any] | None = None
 
     @property
     def queued(self) -> bool:
@@ -160,6 +166,40 @@ def _list_empty(entry: wait_queue_entry) -> bool:
     return False
 
 
+def _owned_here(entry: wait_queue_entry, depth: int) -> None:
+    """Record the module function *depth* frames up as the owner of *entry*."""
+    entry.owner = (cur.k.current, sys._getframe(depth + 1))
+
+
+def _alive(owner: tuple[Any, Any]) -> bool:
+    """Is the owner's frame still running (on its task's stack)?"""
+    task, frame = owner
+    if task is None or task.exit_state:
+        return False
+    k = cur.k
+    f = sys._getframe(1) if task is k.current else task.context.frame()
+    while f is not None:
+        if f is frame:
+            return True
+        f = f.f_back
+    return False
+
+
+def check_stale(entry: Any) -> None:
+    """CONFIG_DEBUG_LIST meets an entry whose declaring function returned while
+    it was still queued (no finish_wait()/remove_wait_queue()): its memory is
+    someone else's stack now."""
+    owner = getattr(entry, "owner", None)
+    if owner is not None and not _alive(owner):
+        task = owner[0]
+        addr = 0xFFFFC90000000000 + (task.pid if task is not None else 0) * 0x4000 + 0x3E48
+        raise KernelBug(
+            f"list_del corruption. prev->next should be {addr:016x}, but was "
+            f"6b6b6b6b6b6b6b6b. (prev={addr - 0x40:016x}) (a wait entry was left queued "
+            f"when the function that declared it returned without finish_wait() or "
+            f"remove_wait_queue(): its stack has been reused)")
+
+
 def _check_del(entry: wait_queue_entry) -> None:
     """``__list_del_entry_valid()`` (CONFIG_DEBUG_LIST): unlinking an entry
     whose link is poisoned (removed with remove_wait_queue()) or NULL (a
@@ -171,8 +211,16 @@ def _check_del(entry: wait_queue_entry) -> None:
         raise KernelBug("list_del corruption, wait entry->next is NULL")
 
 
+def _check_neighbours(head: Any) -> None:
+    """list_add()'s CONFIG_DEBUG_LIST check of the entries a new one goes between."""
+    for node in (head.next, head.prev):
+        if getattr(node, "owner", None) is not None:
+            check_stale(node)
+
+
 def __add_wait_queue(wq_head: wait_queue_head, wq_entry: wait_queue_entry) -> None:
     """Insert at the head, behind any PRIORITY entries."""
+    _check_neighbours(wq_head.head)
     head: Any = wq_head.head
     node = head.next
     while node is not wq_head.head and node.flags & WQ_FLAG_PRIORITY:
@@ -184,6 +232,7 @@ def __add_wait_queue(wq_head: wait_queue_head, wq_entry: wait_queue_entry) -> No
 def __add_wait_queue_entry_tail(wq_head: wait_queue_head, wq_entry: wait_queue_entry) -> None:
     """Insert at the tail."""
     head = wq_head.head
+    _check_neighbours(head)
     _list_add(wq_entry, head.prev, head)
 
 
@@ -212,7 +261,9 @@ def init_waitqueue_head(wq_head: wait_queue_head) -> None:
 def DECLARE_WAITQUEUE(tsk: Any, name: str = "") -> wait_queue_entry:
     """An entry for *tsk* with ``default_wake_function`` (not auto-removing);
     its link is not initialised: use it with add_wait_queue()."""
-    return wait_queue_entry(default_wake_function, resolve_task(tsk), 0, name)
+    e = wait_queue_entry(default_wake_function, resolve_task(tsk), 0, name)
+    _owned_here(e, 1)
+    return e
 
 
 @export("linux/wait.h", kind="macro", points=False)
@@ -220,6 +271,7 @@ def DEFINE_WAIT_FUNC(function: WakeFunc, name: str = "") -> wait_queue_entry:
     """An unqueued entry for ``current`` with wake function *function*."""
     e = wait_queue_entry(function, cur.k.current, 0, name)
     e.next = e.prev = e
+    _owned_here(e, 1)
     return e
 
 
@@ -229,6 +281,7 @@ def DEFINE_WAIT(name: str = "") -> wait_queue_entry:
     (``autoremove_wake_function``): ``wait = DEFINE_WAIT()``."""
     e = wait_queue_entry(autoremove_wake_function, cur.k.current, 0, name)
     e.next = e.prev = e
+    _owned_here(e, 1)
     return e
 
 
@@ -437,6 +490,8 @@ def __wake_up_common(wq_head: wait_queue_head, mode: int, nr_exclusive: int, wak
     head = wq_head.head
     curr = head.next
     while curr is not head:
+        if getattr(curr, "owner", None) is not None:
+            check_stale(curr)
         nxt = curr.next
         flags = curr.flags
         func = curr.func

@@ -716,3 +716,85 @@ def test_wait_woken_does_not_sleep_once_kthread_should_stop() -> None:
         return res
 
     assert run(fn) == [(500, 0)] * 3 + [(7, -1)]
+
+
+def test_an_entry_left_queued_after_its_function_returned_is_list_corruption(run_source) -> None:
+    """Issue 4 part 7: DEFINE_WAIT's entry lives on the declaring function's
+    stack; returning with it still queued (no finish_wait) leaves garbage on
+    the queue, which the next wake-up meets -- CONFIG_DEBUG_LIST's report, an
+    oops of the waker, with its module frames."""
+    run = run_source("""
+        MODULE_LICENSE("GPL")
+        q = DECLARE_WAIT_QUEUE_HEAD("q")
+        ready = [True]
+
+        def check_once():
+            wait = DEFINE_WAIT("wait")
+            prepare_to_wait(q, wait, TASK_INTERRUPTIBLE)
+            if ready[0]:
+                return 1            # the bug: no finish_wait(q, wait)
+            schedule()
+            finish_wait(q, wait)
+            return 0
+
+        def sloppy(data):
+            check_once()
+            __set_current_state(TASK_RUNNING)
+            while not kthread_should_stop():
+                msleep(10)
+            return 0
+
+        def waker(data):
+            msleep(20)
+            wake_up(q)
+            return 0
+
+        t = None
+        def init():
+            global t
+            t = kthread_run(sloppy, None, "sloppy")
+            kthread_run(waker, None, "waker")
+            return 0
+
+        def exit():
+            kthread_stop(t)
+
+        module_init(init)
+        module_exit(exit)
+    """, name="stale", seconds=1)
+    texts = run.texts
+    first = next(t for t in texts if "corruption" in t)
+    assert first.startswith("list_del corruption. prev->next should be ")
+    assert "left queued when the function that declared it returned" in first
+    i = texts.index(first)
+    assert any(t.startswith("CPU: 0 PID: ") and "Comm: waker" in t for t in texts[i:i + 8])
+    assert any("waker+0x" in t and "[stale]" in t for t in texts[i:])
+    assert run.result.exit_code == 1
+
+
+def test_finish_wait_after_the_loop_is_no_corruption(run_source) -> None:
+    run = run_source("""
+        MODULE_LICENSE("GPL")
+        q = DECLARE_WAIT_QUEUE_HEAD("q")
+
+        def check_once():
+            wait = DEFINE_WAIT("wait")
+            prepare_to_wait(q, wait, TASK_INTERRUPTIBLE)
+            finish_wait(q, wait)
+            return 1
+
+        def worker(data):
+            check_once()
+            msleep(20)
+            wake_up(q)
+            return 0
+
+        def init():
+            kthread_run(worker, None, "worker")
+            return 0
+
+        module_init(init)
+        module_exit(lambda: None)
+    """, name="tidy", seconds=1)
+    assert not any("corruption" in t for t in run.texts)
+    assert run.result.exit_code == 0
