@@ -62,8 +62,9 @@ from __future__ import annotations
 
 import errno as _errno
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Final, Protocol
+from typing import Any, Callable, Final, Iterator, Protocol
 
 from ._current import cur
 from ._errno import EACCES, EINVAL, ENOENT, ENOSPC, ERANGE
@@ -680,6 +681,17 @@ def parse_module_args(mod: Any, args: str | bytes) -> int:
 # -- /sys/module/MOD/parameters -----------------------------------------------------
 
 
+@contextmanager
+def _in_kernel(k: Any) -> Iterator[None]:
+    """The ops print through the running kernel: *k*, also between its runs."""
+    saved = cur.k
+    cur.k = k
+    try:
+        yield
+    finally:
+        cur.k = saved
+
+
 def _param_file(k: Any, module: str, name: str) -> KernelParam:
     mod = k.modules.get(module)
     if mod is not None:
@@ -714,7 +726,8 @@ def module_param_read(k: Any, module: str, name: str, *, privileged: bool = True
     Raises OSError: ENOENT (no such file), EACCES (mode)."""
     kp = _param_file(k, module, name)
     _may(kp, 0o444, privileged)
-    return kp.ops.get(kp)
+    with _in_kernel(k):
+        return kp.ops.get(kp)
 
 
 def module_param_write(k: Any, module: str, name: str, value: str | bytes, *,
@@ -726,7 +739,8 @@ def module_param_write(k: Any, module: str, name: str, value: str | bytes, *,
     kp = _param_file(k, module, name)
     _may(kp, 0o222, privileged)
     data = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else bytes(value)
-    err = kp.ops.set(CStr.of(data), kp)
+    with _in_kernel(k):
+        err = kp.ops.set(CStr.of(data), kp)
     if err:
         raise OSError(-err, os.strerror(-err))
     return len(data)
