@@ -323,7 +323,7 @@ def python_fields(path: str) -> tuple[tuple[str, str], ...]:
     Raises ModuleBuildError (it cannot be read or compiled) or LoadFailed
     (its body raised)."""
     from ._core._kernel import Kernel, KernelConfig
-    from ._core._module import ModuleImage
+    from ._core._module import LoadFailed, ModuleImage
 
     image = ModuleImage.from_file(path)
     k = Kernel(KernelConfig(hung_task_timeout_secs=0))
@@ -342,7 +342,7 @@ def python_fields(path: str) -> tuple[tuple[str, str], ...]:
     finally:
         k.close()
     if not box:
-        raise RuntimeError(f"{path}: the module body did not finish")
+        raise LoadFailed(f"{path}: error while loading: the module's body did not finish")
     if isinstance(box[0], Exception):
         raise box[0]
     tags = list(reversed(box[0]))

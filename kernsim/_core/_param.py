@@ -60,6 +60,7 @@ provided.
 
 from __future__ import annotations
 
+import builtins
 import errno as _errno
 import os
 from contextlib import contextmanager
@@ -225,6 +226,10 @@ class ParamArg(Protocol):
     def store(self, value: Any) -> None: ...
 
 
+def _encode(v: Any) -> bytes | None:
+    return None if v is None else str(v).encode("utf-8", "surrogateescape")
+
+
 class PyGlobal:
     """A global of a Python module (strings are ``str`` there, bytes here)."""
 
@@ -237,7 +242,7 @@ class PyGlobal:
 
     def load(self) -> Any:
         v = self.ns[self.name]
-        return v.encode() if self.is_text and v is not None else v
+        return _encode(v) if self.is_text else v
 
     def store(self, value: Any) -> None:
         self.ns[self.name] = text(value) if self.is_text and value is not None else value
@@ -255,7 +260,7 @@ class PyItem:
 
     def load(self) -> Any:
         v = self.items[self.index]
-        return v.encode() if self.is_text and v is not None else v
+        return _encode(v) if self.is_text else v
 
     def store(self, value: Any) -> None:
         self.items[self.index] = text(value) if self.is_text and value is not None else value
@@ -326,7 +331,7 @@ class KernelParam:
     #: The module (THIS_MODULE), if any.
     mod: Any = None
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> builtins.str:      # (the field "str" is the kernel's name)
         return f"<kernel_param {self.name} {self.ops.name} {self.perm:#o}>"
 
 

@@ -114,7 +114,7 @@ def cdef() -> str:
     """What cffi must know of the runtime."""
     lines = [STRUCTS, ops_header(), "extern struct kernsim_ops kernsim_ops;"]
     # Not "const": cffi would take a const global for a constant it cannot read.
-    lines += [f"extern {sym.c.replace('const ', '', 1)};" for sym in c_data()]
+    lines += [f"extern {(sym.c or '').replace('const ', '', 1)};" for sym in c_data()]
     lines += [
         "void kernsim_request_unwind(void);",
         "struct kernsim_callers { int n; void *pc[8]; };",
