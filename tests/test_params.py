@@ -176,7 +176,9 @@ def test_parameters_after_a_double_dash_are_ignored(tmp_path: Path) -> None:
     ('count = 1\nmodule_param("count", int, 0o1644)', "not between 0 and 0o777"),
     ('count = 1\nmodule_param("count", int, 0o044)', "the owner must be able to read"),
     ('count = 1\nmodule_param("count", int, 0o464)', "the owner must be able to write"),
-    ('count = 1\nmodule_param("count", int, 644)', "permissions 0o1204 are refused"),
+    ('count = 1\nmodule_param("count", int, 644)', "permissions 0o1204 are refused by the "
+                                                    "kernel's VERIFY_OCTAL_PERMISSIONS (not between "
+                                                    "0 and 0o777: did you mean 0o644?)"),
     ('count = 1\nmodule_param("count", int, 0o644)\nmodule_param("count", int, 0o644)',
      "parameter 'count' is declared twice"),
     ('a = []\nmodule_param_array("a", int, None, 0o644)', "a must be a non-empty list"),

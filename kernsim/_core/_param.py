@@ -759,7 +759,8 @@ def _verify_octal_permissions(perm: Any, what: str) -> int:
         raise TypeError(f"{what}: the permissions must be an int such as 0o644, not {perm!r}")
     problems = []
     if perm < 0 or perm > 0o777:
-        problems.append("not between 0 and 0o777")
+        hint = f": did you mean 0o{perm}?" if set(str(perm)) <= set("01234567") else ""
+        problems.append(f"not between 0 and 0o777{hint}")
     else:
         if (perm >> 6) & 4 < (perm >> 3) & 4 or (perm >> 3) & 4 < perm & 4:
             problems.append("the owner must be able to read what the group can, and the group "
@@ -820,21 +821,25 @@ def _add_param(mod: Any, kp: KernelParam, parmtype: str, what: str) -> None:
     mod.modinfo.append(("parmtype", f"{kp.name}:{parmtype}"))
 
 
+def _scalar(macro: str, what: str, name: str, var: str, type_: Any, perm: int) -> None:
+    mod = _loading_module(macro)
+    _ident(name, what, "parameter" if name == var else "parameter name")
+    _ident(var, what, "variable")
+    ops = _param_type(type_, what)
+    perm = _verify_octal_permissions(perm, what)
+    v = _global(mod, var, what)
+    if not ops.fits(v):
+        raise _type_error(what, var, v, ops)
+    kp = KernelParam(name, ops, perm, arg=PyGlobal(mod.namespace, var, ops.name == "charp"))
+    _add_param(mod, kp, ops.name, what)
+
+
 @export("linux/moduleparam.h", kind="macro", points=False)
 def module_param_named(name: str, value: str, type: Any, perm: int) -> None:
     """``module_param_named(name, value, type, perm)``: parameter *name* sets
     the module global *value* (both given as strings)."""
-    what = f"module_param_named({name!r}, {value!r})"
-    mod = _loading_module("module_param_named")
-    _ident(name, what, "parameter name")
-    _ident(value, what, "variable")
-    ops = _param_type(type, what)
-    perm = _verify_octal_permissions(perm, what)
-    v = _global(mod, value, what)
-    if not ops.fits(v):
-        raise _type_error(what, value, v, ops)
-    kp = KernelParam(name, ops, perm, arg=PyGlobal(mod.namespace, value, ops.name == "charp"))
-    _add_param(mod, kp, ops.name, what)
+    _scalar("module_param_named", f"module_param_named({name!r}, {value!r})", name, value,
+            type, perm)
 
 
 @export("linux/moduleparam.h", kind="macro", points=False)
@@ -842,16 +847,7 @@ def module_param(name: str, type: Any, perm: int) -> None:
     """``module_param(name, type, perm)``: the module global *name* (a string)
     is a parameter of *type* (``"int"``, ``"uint"``, ``"charp"``, ``"bool"``...,
     or Python's ``int``, ``bool``, ``str``), shown in sysfs with mode *perm*."""
-    what = f"module_param({name!r})"
-    mod = _loading_module("module_param")
-    _ident(name, what, "parameter")
-    ops = _param_type(type, what)
-    perm = _verify_octal_permissions(perm, what)
-    v = _global(mod, name, what)
-    if not ops.fits(v):
-        raise _type_error(what, name, v, ops)
-    kp = KernelParam(name, ops, perm, arg=PyGlobal(mod.namespace, name, ops.name == "charp"))
-    _add_param(mod, kp, ops.name, what)
+    _scalar("module_param", f"module_param({name!r})", name, name, type, perm)
 
 
 @export("linux/moduleparam.h", kind="macro", points=False)
