@@ -71,10 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     run = sub.add_parser(
         "run", help="boot a kernel, insmod MODULE, run it, rmmod it, print the dmesg",
-        description="Boot a simulated kernel, load MODULE at 1 s, let it run for SECONDS of "
-                    "simulated time, remove it, and print the kernel log. Exit status 0 on a "
-                    "clean load, run and unload.")
-    run.add_argument("module", metavar="MODULE", help="a Python module file (e.g. examples/seed/wait_event.py)")
+        description="Boot a simulated kernel, load MODULE at 1 s (insmod MODULE PARAM=VALUE...), "
+                    "let it run for SECONDS of simulated time, remove it, and print the kernel "
+                    "log. Exit status 0 on a clean load, run and unload.")
+    run.add_argument("module", metavar="MODULE",
+                     help="a module file: NAME.py, NAME.ko, or NAME.c (built first)")
+    run.add_argument("params", nargs="*", metavar="PARAM=VALUE",
+                     help="module parameters, as for insmod (joined with spaces; quote a value "
+                          "with spaces as 'name=\"a b\"')")
     run.add_argument("--for", dest="seconds", type=_seconds, default=DEFAULT_SECONDS, metavar="SECONDS",
                      help=f"how long the module stays loaded, simulated seconds (default {DEFAULT_SECONDS:g})")
     run.add_argument("--hz", type=int, choices=(100, 250, 300, 1000), default=250,
@@ -112,13 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
     mi = sub.add_parser(
         "modinfo", help="print a .ko file's module information as kmod's modinfo does",
         description="Print the .modinfo fields of each FILE.ko, in kmod's format.")
-    mi.add_argument("files", nargs="+", metavar="FILE.ko")
+    mi.add_argument("files", nargs="+", metavar="FILE.ko|FILE.py")
     mi.add_argument("-F", "--field", default=None, metavar="FIELD", help="print only FIELD's values")
     mi.add_argument("-0", "--null", action="store_true", help="end records with NUL, not newline")
     for flag, name in (("-a", "author"), ("-d", "description"), ("-l", "license"),
-                       ("-n", "filename")):
-        mi.add_argument(flag, f"--{name}", dest="field", action="store_const", const=name,
-                        help=f"print only '{name}'")
+                       ("-p", "parameters"), ("-n", "filename")):
+        field = "parm" if name == "parameters" else name
+        mi.add_argument(flag, f"--{name}", dest="field", action="store_const", const=field,
+                        help=f"print only '{field}'")
     return parser
 
 
@@ -242,7 +247,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return 1
     options = SessionOptions(seconds=args.seconds, hz=args.hz, policy=policy, realtime=args.realtime,
-                             hung_task_timeout=args.hung_task_timeout)
+                             hung_task_timeout=args.hung_task_timeout,
+                             # insmod joins its arguments with single spaces (kmod tools/insmod.c).
+                             params=" ".join(args.params))
     if lines is not None:
         return _run_expect(image, options, lines, args)
     code, decisions = _run_printing(image, options, args.module)
@@ -329,7 +336,14 @@ def _run_expect(image: ModuleImage, options: SessionOptions, lines: list, args: 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if args.command == "run":
+            # Parameters may follow the options too: kernsim run m.ko --for 2 count=3.
+            params = [a for a in extra if not a.startswith("-")]
+            extra = [a for a in extra if a.startswith("-")]
+            args.params = [*args.params, *params]
+        if extra:
+            raise UsageError(f"unrecognized arguments: {' '.join(extra)} (see '{parser.prog} --help')")
         if args.command == "run":
             return cmd_run(args)
         if args.command == "make":

@@ -22,6 +22,21 @@ into ``_``).  An argument that is not an existing regular ``*.ko`` file is
 looked up as an alias instead, which fails with
 ``modinfo: ERROR: Module ARG not found.``
 
+Parameters (``parm=NAME:TEXT`` from MODULE_PARM_DESC, ``parmtype=NAME:TYPE``
+from module_param) are merged per name and printed after the other fields,
+one ``parm:`` line each: ``NAME:TEXT (TYPE)``, ``NAME:TEXT`` without a type,
+``NAME:TYPE`` without a text.  kmod prepends each new name to its list, so
+they come out in the reverse of their first appearance in the section -- the
+source order, as GCC emits a file's ``.modinfo`` strings last to first.
+``-p`` (``-F parm``) prints them without the ``parm:`` key, and a parameter
+without a text as ``NAME: (TYPE)`` (kmod 30's modinfo_params_do).
+
+A Python module (``NAME.py``) has no ELF file: its body is run in a scratch
+kernel to collect what its MODULE_*() and module_param() calls declare, and
+the fields are laid out as modpost would lay out a C module's -- the module's
+own in reverse declaration order, then ``depends``, ``retpoline``, ``name``
+and ``vermagic`` (no ``srcversion``: there is no modpost checksum).
+
 The kernel's loader (kernel/module/main.c, elf_validity_cache_copy and
 check_modinfo) is stricter: an ELF relocatable (``ET_REL``) of the running
 machine and class, with ``.gnu.linkonce.this_module`` and a matching
@@ -36,7 +51,7 @@ import errno
 import os
 import struct
 from dataclasses import dataclass
-from typing import Final, TextIO
+from typing import Any, Final, TextIO
 
 from .kbuild import VERMAGIC
 
@@ -302,14 +317,68 @@ def format_field_line(key: str, value: str, separator: str = "\n") -> str:
     return f"{key}:{' ' * abs(15 - len(key))}{value}{separator}"
 
 
+def python_fields(path: str) -> tuple[tuple[str, str], ...]:
+    """The modinfo fields of a Python module file (see the module docstring).
+
+    Raises ModuleBuildError (it cannot be read or compiled) or LoadFailed
+    (its body raised)."""
+    from ._core._kernel import Kernel, KernelConfig
+    from ._core._module import LoadFailed, ModuleImage
+
+    image = ModuleImage.from_file(path)
+    k = Kernel(KernelConfig(hung_task_timeout_secs=0))
+    box: list[Any] = []
+
+    def main() -> int:
+        try:
+            box.append(k.module_info(image))
+        except Exception as exc:  # LoadFailed: reported by the caller
+            box.append(exc)
+        return 0
+
+    try:
+        k.spawn_process("modinfo", main)
+        k.run(k.now + 10**9)
+    finally:
+        k.close()
+    if not box:
+        raise LoadFailed(f"{path}: error while loading: the module's body did not finish")
+    if isinstance(box[0], Exception):
+        raise box[0]
+    tags = list(reversed(box[0]))
+    return (*tags, ("depends", ""), ("retpoline", "Y"), ("name", image.name),
+            ("vermagic", VERMAGIC))
+
+
+def _fields_of(p: str, err: TextIO) -> tuple[tuple[str, str], ...] | None:
+    """The fields of a .ko or .py file, or None after printing kmod's error."""
+    if p.endswith(".py"):
+        from ._core._module import LoadFailed, ModuleBuildError
+
+        try:
+            return python_fields(p)
+        except (ModuleBuildError, LoadFailed) as exc:
+            err.write(f"{exc}\n")
+            err.write(f"modinfo: ERROR: could not get modinfo from '{modname_of(p)}': "
+                      f"{os.strerror(errno.ENOEXEC)}\n")
+            err.flush()
+            return None
+    try:
+        return read_ko(p).fields
+    except KoError as exc:
+        err.write(f"modinfo: ERROR: {exc.modinfo_message}\n")
+        err.flush()
+        return None
+
+
 def modinfo(paths: list[str], *, field: str | None = None, null: bool = False,
             out: TextIO, err: TextIO) -> int:
-    """``modinfo [-F FIELD] [-0] FILE.ko...``: prints as kmod does; returns
-    its exit status (1 if any argument failed)."""
+    """``modinfo [-F FIELD] [-p] [-0] FILE...`` (``.ko`` or ``.py``): prints
+    as kmod does; returns its exit status (1 if any argument failed)."""
     sep = "\0" if null else "\n"
     status = 0
     for p in paths:
-        if not _is_module_filename(p):
+        if not (_is_module_filename(p) or (p.endswith(".py") and os.path.isfile(p))):
             out.flush()
             err.write(f"modinfo: ERROR: Module {p} not found.\n")
             err.flush()
@@ -321,15 +390,15 @@ def modinfo(paths: list[str], *, field: str | None = None, null: bool = False,
             continue
         if field is None:
             out.write(f"{'filename:':<16}{filename}{sep}")
-        try:
-            info = read_ko(p)
-        except KoError as exc:
-            out.flush()
-            err.write(f"modinfo: ERROR: {exc.modinfo_message}\n")
-            err.flush()
+        out.flush()
+        fields = _fields_of(p, err)
+        if fields is None:
             status = 1
             continue
-        for key, value in info.fields:
+        if field == "parm":
+            out.write(_parms(fields, sep, keyed=False))
+            continue
+        for key, value in fields:
             if field is not None:
                 if key == field:
                     out.write(f"{value}{sep}")
@@ -338,14 +407,15 @@ def modinfo(paths: list[str], *, field: str | None = None, null: bool = False,
                 continue
             out.write(format_field_line(key, value, sep))
         if field is None:
-            out.write(_parms(info.fields, sep))
+            out.write(_parms(fields, sep))
     out.flush()
     return status
 
 
-def _parms(fields: tuple[tuple[str, str], ...], sep: str) -> str:
-    """The ``parm:`` lines kmod prints after the other fields: one per
-    parameter (newest first, as its list is built), ``name:desc (type)``."""
+def _parms(fields: tuple[tuple[str, str], ...], sep: str, keyed: bool = True) -> str:
+    """The ``parm:`` lines kmod prints after the other fields (*keyed*), or
+    what ``-p`` prints: one per parameter, in the reverse of their first
+    appearance (kmod prepends to its list), ``name:desc (type)``."""
     params: dict[str, list[str | None]] = {}
     order: list[str] = []
     for key, value in fields:
@@ -357,12 +427,13 @@ def _parms(fields: tuple[tuple[str, str], ...], sep: str) -> str:
             order.insert(0, name)
         params[name][0 if key == "parm" else 1] = rest
     out = []
+    key = f"{'parm:':<16}" if keyed else ""
     for name in order:
         desc, typ = params[name]
         if desc is None:
-            out.append(f"{'parm:':<16}{name}:{typ}{sep}")
+            out.append(f"{key}{name}:{typ}{sep}" if keyed else f"{name}: ({typ}){sep}")
         elif typ is not None:
-            out.append(f"{'parm:':<16}{name}:{desc} ({typ}){sep}")
+            out.append(f"{key}{name}:{desc} ({typ}){sep}")
         else:
-            out.append(f"{'parm:':<16}{name}:{desc}{sep}")
+            out.append(f"{key}{name}:{desc}{sep}")
     return "".join(out)

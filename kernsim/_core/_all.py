@@ -7,6 +7,7 @@ from . import (  # noqa: F401
     _errno,
     _kthread,
     _module,
+    _param,
     _printk,
     _sched,
     _signal,

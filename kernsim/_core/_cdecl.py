@@ -109,7 +109,14 @@ def c_functions() -> list[tuple[Symbol, Prototype]]:
     """Every exported function with a C prototype, in registration order."""
     from . import _all  # noqa: F401  (every module that exports symbols)
 
-    return [(s, parse_prototype(s.c)) for s in EXPORTS.values() if s.c]
+    return [(s, parse_prototype(s.c)) for s in EXPORTS.values() if s.c and s.kind != "data"]
+
+
+def c_data() -> list[Symbol]:
+    """Every exported data object (``kind='data'``), in registration order."""
+    from . import _all  # noqa: F401
+
+    return [s for s in EXPORTS.values() if s.kind == "data" and s.c]
 
 
 def _c_int(value: int) -> str:
@@ -131,6 +138,9 @@ def render_block(header: str) -> str:
     for sym, proto in c_functions():
         if sym.header == header:
             lines.append(f"extern {proto.declaration()};")
+    for sym in c_data():
+        if sym.header == header:
+            lines.append(f"extern {sym.c};")
     lines.append(BLOCK_END)
     return "\n".join(lines)
 
@@ -168,7 +178,7 @@ def missing_headers() -> set[str]:
     from . import _all  # noqa: F401
 
     have = set(headers_with_blocks())
-    need = {s.header for s, _ in c_functions()}
+    need = {s.header for s, _ in c_functions()} | {s.header for s in c_data()}
     need |= {s.header for s in EXPORTS.values() if s.kind == "const" and type(s.obj) is int}
     return need - have
 

@@ -49,8 +49,11 @@ class Symbol:
     name: str
     obj: Any
     #: ``func`` (a kernel function), ``macro`` (a C macro: hidden in stack
-    #: traces, as it is inlined), ``type``, ``const`` or ``var`` (a live value
-    #: such as ``jiffies``, read through the facade's ``__getattr__``).
+    #: traces, as it is inlined), ``type``, ``const``, ``var`` (a live value
+    #: such as ``jiffies``, read through the facade's ``__getattr__``) or
+    #: ``data`` (a kernel object C modules link against, such as
+    #: ``param_ops_int``: ``c`` is its declaration, and kernsim's C runtime
+    #: defines it with the object's ``c_initializer``).
     kind: str
     #: The C header that declares it, e.g. ``linux/wait.h``.
     header: str
@@ -320,6 +323,15 @@ def readme_with_api_list(readme: str) -> str:
     start = readme.index(API_START)
     end = readme.index(API_END, start) + len(API_END)
     return readme[:start] + render_api_list() + readme[end:]
+
+
+def export_data(module: str, header: str, name: str, obj: Any, c: str) -> Any:
+    """Export a kernel data object (``EXPORT_SYMBOL(param_ops_int)``) defined
+    in *module*; *c* is its C declaration (``const struct kernel_param_ops
+    param_ops_int``) and ``obj.c_initializer`` the C runtime's initializer."""
+    _register(name, obj, "data", header, False, c)
+    _VALUE_HOMES[name] = module
+    return obj
 
 
 if __name__ == "__main__":  # pragma: no cover - developer tool

@@ -26,6 +26,7 @@ from ._current import cur
 from ._diag import TAINT_OOT_MODULE, TAINT_PROPRIETARY_MODULE, TAINT_UNSIGNED_MODULE, taint_flags
 from ._errno import EBUSY, EEXIST, ENOENT, ENOEXEC, EWOULDBLOCK
 from ._export import export, export_value, ksym
+from ._param import parse_module_args
 from ._printk import KERN_NOTICE, KERN_WARNING
 
 MODULE_STATE_LIVE: Final = 0
@@ -123,6 +124,10 @@ class Module:
         self.kaddr = kaddr
         #: The module's globals (a fresh namespace per load).
         self.namespace: dict[str, Any] = {}
+        #: Its parameters (``__param``: ``_param.KernelParam``), in declaration order.
+        self.params: list[Any] = []
+        #: The parameter string it was loaded with (``mod->args``).
+        self.args = b""
 
     @property
     def state_name(self) -> str:
@@ -203,7 +208,24 @@ class ModuleLoader:
             raise LoadFailed(_describe_body_failure(image, exc)) from None
         finally:
             self.loading = None
-        return load_module(k, mod)
+        return load_module(k, mod, params)
+
+    def module_info(self, image: ModuleImage) -> list[tuple[str, str]]:
+        """The ``.modinfo`` tags a module declares, in declaration order,
+        without loading it (what modinfo reads from a file): its body runs in
+        a module that is never listed.  Call it from a task.  Raises
+        :class:`LoadFailed` if the body raises."""
+        mod = Module(image, 0)
+        self.loading = mod
+        try:
+            image.load_into(mod)
+        except Exception as exc:
+            if type(exc).__name__ == "GreenletExit":
+                raise
+            raise LoadFailed(_describe_body_failure(image, exc)) from None
+        finally:
+            self.loading = None
+        return mod.modinfo
 
     def _free_module(self, mod: Module) -> None:
         self.modules.pop(mod.name, None)
@@ -217,8 +239,9 @@ class ModuleLoader:
         return delete_module(k, name, flags)
 
 
-def load_module(k: Any, mod: Module) -> int:
-    """Taint checks and messages, then ``do_init_module``."""
+def load_module(k: Any, mod: Module, args: str | bytes = "") -> int:
+    """Taint checks and messages, the parameters (``parse_args``), then
+    ``do_init_module``."""
     if mod.get_modinfo("intree") is None:
         if not k.test_taint(TAINT_OOT_MODULE):
             k.printk_ln(KERN_WARNING, f"{mod.name}: loading out-of-tree module taints kernel.")
@@ -239,6 +262,12 @@ def load_module(k: Any, mod: Module) -> int:
     mod.taints |= 1 << TAINT_UNSIGNED_MODULE
     mod.state = MODULE_STATE_COMING
     mod.refcnt = 1
+    # Module is ready to execute: parsing args may do that.
+    err = parse_module_args(mod, args)
+    if err < 0:
+        mod.state = MODULE_STATE_GOING
+        k._free_module(mod)
+        return err
     return do_init_module(k, mod)
 
 

@@ -33,6 +33,7 @@ from .._core._task import Task
 from .._core._waitqueue import LIST_POISON, autoremove_wake_function, default_wake_function, \
     woken_wake_function
 from . import runtime as rt
+from .params import CParams
 
 ULONG: Final = 1 << 64
 LIST_POISON1: Final = 0xDEAD000000000100
@@ -223,6 +224,8 @@ class Bridge:
             ptr = self.ffi.cast("void *", c)
             self._wake_functions[self.addr(ptr)] = fn
             self._wake_ptrs[fn] = ptr
+        #: The kernel's kernel_param_ops in the runtime, and __param readers.
+        self.params = CParams(self.ffi, self.lib)
         #: Loaded C modules' symbol tables: [(start, end, name, module name)].
         self.symbols: list[tuple[int, int, str, str]] = []
         self.pending = threading.local()
@@ -529,6 +532,8 @@ def _extra_ops(bridge: Bridge) -> dict[str, Callable[..., Any]]:
         "task_state": task_state,
         "set_current_state": set_state,
         "init_waitqueue_head": init_head,
+        "param_set": bridge.params.c_set,
+        "param_get": bridge.params.c_get,
     }
 
 

@@ -78,8 +78,9 @@ class CModuleImage:
         so = _link(self.path, self.name)
         try:
             values, functions = _elf_functions(str(so))
+            param_section = _param_section(str(so))
             mffi = FFI()
-            mffi.cdef("int init_module(void); void cleanup_module(void);")
+            mffi.cdef("int init_module(void); void cleanup_module(void); extern char __this_module;")
             try:
                 lib = mffi.dlopen(str(so), mffi.RTLD_NOW | mffi.RTLD_LOCAL)
             except OSError as exc:
@@ -101,6 +102,11 @@ class CModuleImage:
             b.symbols.extend((base + value, base + value + max(size, 1), name, self.name)
                              for name, value, size in functions)
         mod.modinfo = list(info.fields)
+        if param_section is not None:
+            # The loader's find_module_sections(): mod->kp is the __param section.
+            addr, size, this_module = param_section
+            base = int(mffi.cast("uintptr_t", mffi.addressof(lib, "__this_module"))) - this_module
+            mod.params = b.params.section(base + addr, size, mod)
         if init:
             mod.init = CFunction(b, b.ffi.cast("int (*)(void)", init), "init", mod)
         if exit_:
@@ -124,6 +130,22 @@ def _link(ko: str, name: str) -> Path:
     if r.returncode != 0:
         raise InvalidModuleFormat(f"{ko}: {r.stderr.strip()}")
     return so
+
+
+def _param_section(path: str) -> tuple[int, int, int] | None:
+    """(address, size) of the ``__param`` section of a linked module and the
+    address of ``__this_module`` (to find where the library was mapped), or
+    None if it has no parameters."""
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        sec = elf.get_section_by_name("__param")
+        symtab = elf.get_section_by_name(".symtab")
+        if sec is None or not sec["sh_size"] or symtab is None:
+            return None
+        this = symtab.get_symbol_by_name("__this_module")
+        if not this:
+            return None
+        return int(sec["sh_addr"]), int(sec["sh_size"]), int(this[0]["st_value"])
 
 
 def _elf_functions(path: str) -> tuple[dict[str, int], list[tuple[str, int, int]]]:

@@ -428,4 +428,40 @@ void __init_waitqueue_head(struct wait_queue_head *wq_head, const char *name, st
 	KERNSIM_LEAVE();
 }
 
-/* The generated forwarders follow. */
+/* -- module parameters: the kernel's kernel_param_ops (kernel/params.c) -- */
+
+struct kernel_param;
+struct kernel_param_ops {
+	unsigned int flags;
+	int (*set)(const char *val, const struct kernel_param *kp);
+	int (*get)(char *buffer, const struct kernel_param *kp);
+	void (*free)(void *arg);
+};
+
+/*
+ * The set and get of every param_ops_TYPE (their definitions are generated
+ * after this file): the simulated kernel finds the type from kp->ops.  The
+ * loader reads a module's __param section itself; these run only when module
+ * code calls an ops function directly.
+ */
+static int kernsim_param_set(const char *val, const struct kernel_param *kp)
+{
+	int r;
+
+	KERNSIM_ENTER();
+	r = kernsim_ops.param_set(val, kp);
+	KERNSIM_LEAVE();
+	return r;
+}
+
+static int kernsim_param_get(char *buffer, const struct kernel_param *kp)
+{
+	int r;
+
+	KERNSIM_ENTER();
+	r = kernsim_ops.param_get(buffer, kp);
+	KERNSIM_LEAVE();
+	return r;
+}
+
+/* The generated forwarders and data objects follow. */

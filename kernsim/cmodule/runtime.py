@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from cffi import FFI
 
-from .._core._cdecl import c_functions
+from .._core._cdecl import c_data, c_functions
 
 HERE: Final = Path(__file__).resolve().parent
 
@@ -35,6 +35,8 @@ EXTRA_OPS: Final = (
     ("task_state", "unsigned int(struct task_struct *)"),
     ("set_current_state", "void(unsigned int)"),
     ("init_waitqueue_head", "void(struct wait_queue_head *, const char *, struct lock_class_key *)"),
+    ("param_set", "int(const char *, const void *)"),
+    ("param_get", "int(char *, const void *)"),
 )
 
 #: The C structures Python reads and writes.  They must match the layout of
@@ -49,6 +51,12 @@ struct lock_class_key { int dummy; };
 struct completion { unsigned int done; struct { unsigned int lock; struct list_head task_list; } wait; };
 struct kernsim_arg { int kind; long long i; const void *p; };
 struct kernsim_fault { int sig; int code; unsigned long addr; unsigned long ip; };
+struct kernel_param_ops { unsigned int flags; void *set; void *get; void *free; };
+struct kernel_param { const char *name; void *mod; const struct kernel_param_ops *ops;
+                      unsigned short perm; signed char level; unsigned char flags; void *arg; };
+struct kparam_string { unsigned int maxlen; char *string; };
+struct kparam_array { unsigned int max; unsigned int elemsize; unsigned int *num;
+                      const struct kernel_param_ops *ops; void *elem; };
 """
 
 KERNSIM_ARG_INT: Final = 0
@@ -96,9 +104,17 @@ def forwarders() -> str:
     return "\n".join(out)
 
 
+def data_definitions() -> str:
+    """The kernel data objects modules link against (``param_ops_int``...),
+    each with its object's ``c_initializer``."""
+    return "".join(f"{sym.c} = {sym.obj.c_initializer};\n" for sym in c_data())
+
+
 def cdef() -> str:
     """What cffi must know of the runtime."""
     lines = [STRUCTS, ops_header(), "extern struct kernsim_ops kernsim_ops;"]
+    # Not "const": cffi would take a const global for a constant it cannot read.
+    lines += [f"extern {(sym.c or '').replace('const ', '', 1)};" for sym in c_data()]
     lines += [
         "void kernsim_request_unwind(void);",
         "struct kernsim_callers { int n; void *pc[8]; };",
@@ -121,7 +137,7 @@ def cdef() -> str:
 
 
 def runtime_source() -> str:
-    return (HERE / "runtime.c").read_text() + "\n" + forwarders()
+    return (HERE / "runtime.c").read_text() + "\n" + forwarders() + "\n" + data_definitions()
 
 
 def cache_dir() -> Path:

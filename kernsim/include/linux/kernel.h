@@ -33,4 +33,17 @@
 
 #define cpu_relax() barrier()
 
+/* Permissions on a sysfs file (a module parameter's): octal, no more than
+ * 0777, readable and writable by the owner at least as by the group (and
+ * readable by the group at least as by others), and never by others
+ * writable -- else the build fails. */
+#define VERIFY_OCTAL_PERMISSIONS(perms)						\
+	(BUILD_BUG_ON_ZERO((perms) < 0) +					\
+	 BUILD_BUG_ON_ZERO((perms) > 0777) +					\
+	 BUILD_BUG_ON_ZERO((((perms) >> 6) & 4) < (((perms) >> 3) & 4)) +	\
+	 BUILD_BUG_ON_ZERO((((perms) >> 3) & 4) < ((perms) & 4)) +		\
+	 BUILD_BUG_ON_ZERO((((perms) >> 6) & 2) < (((perms) >> 3) & 2)) +	\
+	 BUILD_BUG_ON_ZERO((perms) & 2) +					\
+	 (perms))
+
 #endif /* _LINUX_KERNEL_H */

@@ -6,17 +6,14 @@
 #include <linux/compiler.h>
 #include <linux/stringify.h>
 #include <linux/init.h>
-#include <linux/kernel.h>	/* as the real one does, through linux/moduleparam.h */
+#include <linux/stat.h>
+#include <linux/kernel.h>
+#include <linux/moduleparam.h>	/* __MODULE_INFO, module_param() */
 
 /*
  * Each MODULE_*() line is a "tag=value" string in the object's .modinfo
  * section, as in the kernel; modinfo and the loader read them from there.
  */
-#define __MODULE_INFO(tag, name, info)					  \
-	static const char __UNIQUE_ID(name)[]				  \
-	__used __section(".modinfo") __aligned(1)			  \
-	= __stringify(tag) "=" info
-
 #define MODULE_INFO(tag, info)		__MODULE_INFO(tag, tag, info)
 #define MODULE_LICENSE(_license)	MODULE_INFO(license, _license)
 #define MODULE_AUTHOR(_author)		MODULE_INFO(author, _author)

@@ -4,7 +4,14 @@
 #define _LINUX_TYPES_H
 
 #include <stddef.h>	/* size_t, NULL, offsetof: the compiler's own (-nostdinc) */
-#include <stdbool.h>
+
+/* A type, not <stdbool.h>'s macro: module_param(flag, bool, 0644) pastes the
+ * word "bool" into param_ops_bool (include/linux/types.h, linux/stddef.h). */
+typedef _Bool			bool;
+enum {
+	false	= 0,
+	true	= 1
+};
 
 typedef signed char		s8;
 typedef unsigned char		u8;
