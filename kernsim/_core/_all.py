@@ -3,12 +3,15 @@
 from it)."""
 
 from . import (  # noqa: F401
+    _atomic,
     _completion,
     _errno,
     _kthread,
     _module,
+    _mutex,
     _printk,
     _sched,
+    _spinlock,
     _time,
     _wait_event,
     _waitqueue,

@@ -47,6 +47,9 @@ struct wait_queue_head { unsigned int lock; struct list_head head; };
 struct task_struct { int pid; int tgid; char comm[16]; void *kernsim_task; };
 struct lock_class_key { int dummy; };
 struct completion { unsigned int done; struct { unsigned int lock; struct list_head task_list; } wait; };
+struct spinlock { unsigned int locked; };
+typedef struct spinlock spinlock_t;
+struct mutex { long owner; struct spinlock wait_lock; struct list_head wait_list; };
 struct kernsim_arg { int kind; long long i; const void *p; };
 struct kernsim_fault { int sig; int code; unsigned long addr; unsigned long ip; };
 """
