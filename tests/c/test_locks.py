@@ -9,11 +9,13 @@ import re
 import subprocess
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conftest import Run, run_file
 from kernsim import kbuild
+from kernsim._core import _spinlock
 from kernsim._core._policy import RandomPolicy
 from kernsim.cmodule.runtime import runtime
 
@@ -62,14 +64,17 @@ static int fn(void *data)
 	unsigned long flags;
 	int i;
 
+	for (i = 0; i < 20; i++) {
+		spin_lock_irqsave(&s, flags);
+		atomic_inc(&count);
+		mutex_is_locked(&m);	/* a kernel call: a scheduling point inside */
+		spin_unlock_irqrestore(&s, flags);
+	}
 	for (i = 0; i < 4; i++) {
 		mutex_lock(&m);
 		pr_info("%s has m (%d)\\n", current->comm, i);
 		msleep(1);
 		mutex_unlock(&m);
-		spin_lock_irqsave(&s, flags);
-		atomic_inc(&count);
-		spin_unlock_irqrestore(&s, flags);
 	}
 	while (!kthread_should_stop())
 		msleep(10);
@@ -116,14 +121,16 @@ count = ATOMIC_INIT(0)
 threads = []
 
 def fn(data):
+    for i in range(20):
+        flags = spin_lock_irqsave(s)
+        atomic_inc(count)
+        mutex_is_locked(m)      # a kernel call: a scheduling point inside
+        spin_unlock_irqrestore(s, flags)
     for i in range(4):
         mutex_lock(m)
         pr_info("%s has m (%d)\\n", current.comm, i)
         msleep(1)
         mutex_unlock(m)
-        flags = spin_lock_irqsave(s)
-        atomic_inc(count)
-        spin_unlock_irqrestore(s, flags)
     while not kthread_should_stop():
         msleep(10)
     return 0
@@ -166,18 +173,31 @@ def test_a_c_module_locks_as_its_python_twin(contended: tuple[Path, Path]) -> No
     assert c.lines == p.lines
     assert c.texts[4:9] == ["trylock 1", "locked 1 owner set 1", "trylock again 0",
                             "spin locked 1 trylock 0", "spin locked 0"]
-    assert "count 12 locked 0" in c.texts
+    assert "count 60 locked 0" in c.texts
     assert c.result.exit_code == 0
 
 
 @pytest.mark.parametrize("seed", [2, 5])
-def test_under_the_random_policy_too(contended: tuple[Path, Path], seed: int) -> None:
+def test_under_the_random_policy_too(contended: tuple[Path, Path], seed: int,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tasks contend for the spinlock (a scheduling point inside it), and
+    C spins as Python does."""
+    spins: list[str] = []
+    slowpath = _spinlock.native_queued_spin_lock_slowpath
+
+    def counted(k: Any, task: Any, lock: Any) -> None:
+        spins.append(task.comm)
+        slowpath(k, task, lock)
+
+    monkeypatch.setattr(_spinlock, "native_queued_spin_lock_slowpath", counted)
     ko, py = contended
     c = run_file(ko, seconds=1, policy=RandomPolicy(seed))
+    c_spins, spins[:] = list(spins), []
     p = run_file(py, seconds=1, policy=RandomPolicy(seed))
     assert c.lines == p.lines
     assert c.result.decisions == p.result.decisions
-    assert "count 12 locked 0" in c.texts
+    assert c_spins == spins and len(spins) > 10
+    assert "count 60 locked 0" in c.texts
 
 
 ATOMICS_C = """
