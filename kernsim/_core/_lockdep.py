@@ -41,7 +41,7 @@ from types import FrameType
 from typing import Any, Final
 
 from ._export import FRAME_EXPANDERS
-from ._printk import KERN_DEFAULT, KERN_ERR, KERN_WARNING
+from ._printk import KERN_DEFAULT, KERN_ERR, KERN_INFO, KERN_WARNING
 from ._task import Task
 
 #: ``enum lockdep_wait_type`` without CONFIG_PROVE_RAW_LOCK_NESTING:
@@ -340,6 +340,23 @@ def print_unlock_imbalance_bug(k: Any, task: Task, lock: Any, ip: Any,
     k.vprintk(KERN_WARNING + "\nother info that might help us debug this:\n")
     print_held_locks(k, task)
     _stack_backtrace(k, task, frame)
+
+
+def exit_lock_checks(k: Any, task: Task, frame: FrameType | None) -> None:
+    """What a task that ends holding locks meets on its way out: after an
+    oops, ``make_task_dead()``'s notes (and the count is reset); then
+    ``do_exit()``'s lockdep check; then, for a task still counting a
+    spinlock, the last ``schedule()``'s ``scheduling while atomic``."""
+    if task.oopsed:
+        if irqs_disabled(task):
+            k.printk_ln(KERN_INFO, f"note: {task.comm}[{task.pid}] exited with irqs disabled")
+        if task.preempt_count:
+            k.printk_ln(KERN_INFO, f"note: {task.comm}[{task.pid}] exited with preempt_count "
+                                   f"{task.preempt_count}")
+            task.preempt_count = 0
+    debug_check_no_locks_held(k, task, frame)
+    if task.preempt_count:
+        schedule_bug(k, task, frame)
 
 
 def debug_check_no_locks_held(k: Any, task: Task, frame: FrameType | None = None) -> None:

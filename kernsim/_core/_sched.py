@@ -524,10 +524,10 @@ class Scheduler:
         """The task ends: wake whoever waits for it, free its pid."""
         task.flags |= PF_EXITING
         task.exit_code = code
-        if task.held_locks:
-            from ._lockdep import debug_check_no_locks_held
+        if task.held_locks or task.preempt_count:
+            from ._lockdep import exit_lock_checks
 
-            debug_check_no_locks_held(self, task, sys._getframe(0))
+            exit_lock_checks(self, task, sys._getframe(0))
         self.exit_notify(task)
         if task.on_exit is not None:
             task.on_exit(task)

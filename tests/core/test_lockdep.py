@@ -388,3 +388,31 @@ def test_the_same_seed_gives_the_same_output(run_source: Callable[..., Run]) -> 
     assert runs[0].lines != runs[2].lines
     for run in runs:
         assert "count 12" in run.texts and run.result.exit_code == 0
+
+
+def test_a_thread_that_ends_holding_a_spinlock(run_source: Callable[..., Run]) -> None:
+    """do_exit()'s lockdep check, then the last schedule() is scheduling while
+    atomic; after an oops, make_task_dead()'s notes instead."""
+    run = run_source("""
+        MODULE_LICENSE("GPL")
+        s = DEFINE_SPINLOCK("s")
+        t = DEFINE_SPINLOCK("t")
+        def leaver(data):
+            spin_lock(s)
+            return 0
+        def crasher(data):
+            flags = spin_lock_irqsave(t)
+            return None.boom
+        def my_init():
+            kthread_run(leaver, None, "leaver")
+            kthread_run(crasher, None, "crasher")
+            return 0
+        module_init(my_init)
+    """, seconds=1)
+    texts = run.texts
+    i = texts.index("WARNING: leaver/101 still has locks held!")
+    j = texts.index("BUG: scheduling while atomic: leaver/101/0x00000002")
+    assert i < j and texts[j + 1] == "INFO: lockdep is turned off."
+    end = texts.index("---[ end trace 0000000000000000 ]---")
+    assert texts[end + 2:end + 4] == ["note: crasher[102] exited with irqs disabled",
+                                      "note: crasher[102] exited with preempt_count 1"]
