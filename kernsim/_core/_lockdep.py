@@ -146,7 +146,11 @@ def acquire_ip(k: Any, depth: int = 1) -> Any:
     """``_RET_IP_`` of a lock call: the innermost module frame above the
     caller's frame *depth* levels up -- a Python frame as (code, line), to be
     named only if a report needs it, or a C caller's trace line."""
-    frame: FrameType | None = sys._getframe(depth + 1)
+    return frame_ip(k, sys._getframe(depth + 1))
+
+
+def frame_ip(k: Any, frame: FrameType | None) -> Any:
+    """As acquire_ip, from *frame* up."""
     module_of_code = k.module_of_code
     while frame is not None:
         code = frame.f_code
@@ -262,13 +266,17 @@ def check_acquire(k: Any, task: Task, lock: Any, ip: Any, mode: str, *, trylock:
     """The checks of ``__lock_acquire()`` before the lock is taken: mark how it
     is used; a task taking a lock it holds is reported (not for a trylock)."""
     cls = lock_class(k, lock)
-    if mode not in (MODE_IRQ, MODE_IRQSAVE) and not irqs_disabled(task):
-        cls.usage |= _USED_HARDIRQS_ON
-        if mode != MODE_BH and not softirqs_disabled(task):
-            cls.usage |= _USED_SOFTIRQS_ON
-    if trylock or not task.held_locks:
+    held_locks = task.held_locks
+    if mode != MODE_IRQ and mode != MODE_IRQSAVE:
+        if not held_locks:
+            cls.usage |= _USED_HARDIRQS_ON if mode == MODE_BH else _USED_HARDIRQS_ON | _USED_SOFTIRQS_ON
+        elif not irqs_disabled(task):
+            cls.usage |= _USED_HARDIRQS_ON
+            if mode != MODE_BH and not softirqs_disabled(task):
+                cls.usage |= _USED_SOFTIRQS_ON
+    if trylock or not held_locks:
         return
-    for held in task.held_locks:
+    for held in held_locks:
         if held.lock is lock:
             print_deadlock_bug(k, task, held, lock, ip, frame)
             return
@@ -281,15 +289,16 @@ def note_acquired(task: Task, lock: Any, ip: Any, mode: str) -> None:
     task.held_locks.append(HeldLock(lock, ip, mode))
 
 
-def lock_release(k: Any, task: Task, lock: Any, ip: Any, frame: FrameType | None = None) -> HeldLock | None:
+def lock_release(k: Any, task: Task, lock: Any, frame: FrameType) -> HeldLock | None:
     """``lock_release()``: drop the lock from the task's ``held_locks``; a lock
-    it does not hold is a bad unlock balance.  Returns what it held, or None."""
+    it does not hold is a bad unlock balance, reported with the caller of the
+    unlock function running in *frame*.  Returns what it held, or None."""
     held = task.held_locks
     if held:
         for i in range(len(held) - 1, -1, -1):
             if held[i].lock is lock:
                 return held.pop(i)
-    print_unlock_imbalance_bug(k, task, lock, ip, frame)
+    print_unlock_imbalance_bug(k, task, lock, frame_ip(k, frame), frame)
     return None
 
 

@@ -202,7 +202,7 @@ def mutex_trylock(lock: mutex) -> int:
 def mutex_unlock(lock: mutex) -> None:
     """Release *lock* and wake the first waiter."""
     k = cur.k
-    lock_release(k, k.current, lock, acquire_ip(k), sys._getframe(0))
+    lock_release(k, k.current, lock, sys._getframe(0))
     lock.owner = None
     if lock.waiters:
         k.try_to_wake_up(lock.waiters[0], TASK_NORMAL)

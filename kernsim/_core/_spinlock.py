@@ -157,12 +157,12 @@ def __spin_lock(lock: Any, mode: str, ip: Any, frame: Any) -> None:
     note_acquired(task, lock, ip, mode)
 
 
-def __spin_unlock(lock: Any, ip: Any, frame: Any) -> None:
+def __spin_unlock(lock: Any, frame: Any) -> None:
     """The body of every ``_raw_spin_unlock*()``: tell lockdep, release (to the
     first spinner, if any), enable preemption."""
     k = cur.k
     task = k.current
-    held = lock_release(k, task, lock, ip, frame)
+    held = lock_release(k, task, lock, frame)
     lock.owner = lock.spinners.pop(0) if lock.spinners else None
     mode = held.mode if held is not None else MODE_PLAIN
     task.preempt_count = max(0, task.preempt_count - (SOFTIRQ_LOCK_OFFSET if mode == MODE_BH
@@ -219,25 +219,25 @@ def _raw_spin_trylock(lock: spinlock) -> int:
 @export("linux/spinlock.h", c="void _raw_spin_unlock(spinlock_t *lock)")
 def _raw_spin_unlock(lock: spinlock) -> None:
     """Release *lock*."""
-    __spin_unlock(lock, acquire_ip(cur.k), sys._getframe(0))
+    __spin_unlock(lock, sys._getframe(0))
 
 
 @export("linux/spinlock.h", c="void _raw_spin_unlock_bh(spinlock_t *lock)")
 def _raw_spin_unlock_bh(lock: spinlock) -> None:
     """Release *lock* and enable softirqs."""
-    __spin_unlock(lock, acquire_ip(cur.k), sys._getframe(0))
+    __spin_unlock(lock, sys._getframe(0))
 
 
 @export("linux/spinlock.h", c="void _raw_spin_unlock_irq(spinlock_t *lock)")
 def _raw_spin_unlock_irq(lock: spinlock) -> None:
     """Release *lock* and enable interrupts."""
-    __spin_unlock(lock, acquire_ip(cur.k), sys._getframe(0))
+    __spin_unlock(lock, sys._getframe(0))
 
 
 @export("linux/spinlock.h", c="void _raw_spin_unlock_irqrestore(spinlock_t *lock, unsigned long flags)")
 def _raw_spin_unlock_irqrestore(lock: spinlock, flags: int) -> None:
     """Release *lock* and restore the interrupt state of *flags*."""
-    __spin_unlock(lock, acquire_ip(cur.k), sys._getframe(0))
+    __spin_unlock(lock, sys._getframe(0))
 
 
 @export("linux/spinlock.h", points=False,
@@ -299,25 +299,25 @@ def spin_trylock(lock: spinlock) -> int:
 @export("linux/spinlock.h", kind="macro")
 def spin_unlock(lock: spinlock) -> None:
     """Release *lock*."""
-    __spin_unlock(lock, acquire_ip(cur.k), sys._getframe(0))
+    __spin_unlock(lock, sys._getframe(0))
 
 
 @export("linux/spinlock.h", kind="macro")
 def spin_unlock_bh(lock: spinlock) -> None:
     """Release *lock* and enable softirqs."""
-    __spin_unlock(lock, acquire_ip(cur.k), sys._getframe(0))
+    __spin_unlock(lock, sys._getframe(0))
 
 
 @export("linux/spinlock.h", kind="macro")
 def spin_unlock_irq(lock: spinlock) -> None:
     """Release *lock* and enable interrupts."""
-    __spin_unlock(lock, acquire_ip(cur.k), sys._getframe(0))
+    __spin_unlock(lock, sys._getframe(0))
 
 
 @export("linux/spinlock.h", kind="macro")
 def spin_unlock_irqrestore(lock: spinlock, flags: int) -> None:
     """Release *lock*; ``spin_unlock_irqrestore(lock, flags)``."""
-    __spin_unlock(lock, acquire_ip(cur.k), sys._getframe(0))
+    __spin_unlock(lock, sys._getframe(0))
 
 
 @export("linux/spinlock.h", kind="macro", points=False)
