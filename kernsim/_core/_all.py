@@ -3,14 +3,17 @@
 from it)."""
 
 from . import (  # noqa: F401
+    _atomic,
     _completion,
     _errno,
     _kthread,
     _module,
+    _mutex,
     _param,
     _printk,
     _sched,
     _signal,
+    _spinlock,
     _time,
     _wait_event,
     _waitqueue,

@@ -68,7 +68,7 @@ static PyObject *inf_obj;            /* float("inf") */
 static PyTypeObject *KthreadType;    /* _kthread.KthreadInfo */
 static PyObject *py_should_stop;     /* kthread_should_stop (no points) */
 static Py_ssize_t T_kthread, KT_flags, TM_function, TM_data;
-static Py_ssize_t T_state, T_tif, T_blocked_on, T_on_rq;
+static Py_ssize_t T_state, T_tif, T_blocked_on, T_on_rq, T_preempt_count;
 static Py_ssize_t T_nvcsw, T_spin_start, T_slice_end, T_lockup_report_at, T_context, T_doomed, T_sleep_site;
 static Py_ssize_t G_glet;
 static Py_ssize_t E_flags, E_private, E_func, E_next, E_prev, E_name, E_owner;
@@ -655,6 +655,11 @@ sched_block(PyObject *k, PyObject *site, PyObject *slow_site)
         return -1;
     if (!Py_IS_TYPE(prev, TaskType))
         goto slow;
+    v = slot_get(prev, T_preempt_count, "preempt_count");
+    if (v == NULL)
+        return -1;
+    if (PyObject_IsTrue(v))
+        goto slow;  /* it holds a spinlock: the Python schedule() reports it */
     v = slot_get(prev, T_state, "state");
     if (v == NULL || ((state = PyLong_AsLong(v)) == -1 && PyErr_Occurred()))
         return -1;
@@ -1733,6 +1738,7 @@ setup(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         member_offset(TaskType, "tif", &T_tif) < 0 ||
         member_offset(TaskType, "blocked_on", &T_blocked_on) < 0 ||
         member_offset(TaskType, "on_rq", &T_on_rq) < 0 ||
+        member_offset(TaskType, "preempt_count", &T_preempt_count) < 0 ||
         member_offset(EntryType, "flags", &E_flags) < 0 ||
         member_offset(EntryType, "private", &E_private) < 0 ||
         member_offset(EntryType, "func", &E_func) < 0 ||

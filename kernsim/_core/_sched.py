@@ -30,6 +30,7 @@ tasks the other CPU would run.
 from __future__ import annotations
 
 import heapq
+import sys
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Final
 
@@ -362,6 +363,8 @@ class Scheduler:
         returns at once (the points around ``schedule()`` let others run).
         """
         prev = self.current
+        if prev.preempt_count:
+            self.schedule_bug(prev)
         state = prev.state
         if state == TASK_RUNNING:
             return
@@ -383,6 +386,13 @@ class Scheduler:
                 self._resume_doomed(prev)
             return
         self._switch_away(prev)
+
+    def schedule_bug(self, prev: Task) -> None:
+        """``schedule_debug()``: *prev* sleeps with preemption disabled (it
+        holds a spinlock): ``BUG: scheduling while atomic`` (see ``_lockdep``)."""
+        from ._lockdep import schedule_bug
+
+        schedule_bug(self, prev, sys._getframe(1))
 
     def _switch_away(self, prev: Task) -> None:
         """*prev* has blocked: run others (or idle) until *prev* is picked again."""
@@ -514,6 +524,10 @@ class Scheduler:
         """The task ends: wake whoever waits for it, free its pid."""
         task.flags |= PF_EXITING
         task.exit_code = code
+        if task.held_locks or task.preempt_count:
+            from ._lockdep import exit_lock_checks
+
+            exit_lock_checks(self, task, sys._getframe(0))
         self.exit_notify(task)
         if task.on_exit is not None:
             task.on_exit(task)
@@ -631,6 +645,7 @@ export_values(__name__, "linux/sched.h", {
 })
 
 ksym(Scheduler.schedule_core, "__schedule")
+ksym(Scheduler.do_exit, "do_exit")
 
 
 class _CurrentProxy:

@@ -236,7 +236,7 @@ class Task:
         "last_switch_time", "slice_end", "spin_start", "lockup_report_at", "usage",
         "exit_code", "module", "tty", "blocked_on", "sleep_timer", "cpu",
         "kaddr", "user", "oopsed", "signals", "sig_allowed", "on_exit", "doomed", "sleep_site",
-        "__weakref__",
+        "preempt_count", "held_locks", "__weakref__",
     )
 
     def __init__(self, pid: int, comm: str, *, user: bool = False) -> None:
@@ -295,6 +295,13 @@ class Task:
         #: they stand for, innermost first, to be shown right after the frame
         #: running *anchor* (a code object), or first of all if it is None.
         self.sleep_site: tuple[Any, ...] | None = None
+        #: ``preempt_count()`` of the task's own locking: +1 per spinlock held
+        #: (``PREEMPT_LOCK_OFFSET``), +0x200 more for a ``_bh`` one.  Nonzero:
+        #: sleeping is a bug (``BUG: scheduling while atomic``, see ``_lockdep``).
+        self.preempt_count = 0
+        #: lockdep's ``held_locks``: the locks it holds, oldest first, or None
+        #: if it never took one (see ``_lockdep.HeldLock``).
+        self.held_locks: list[Any] | None = None
 
     def set_name(self, name: str) -> None:
         """Name a kthread as ``kthread_create`` does (``set_task_comm`` + full name)."""

@@ -413,3 +413,61 @@ def wake_up_var(var: Any) -> None:
     head = __var_waitqueue(var)
     if head.head.next is not head.head:  # waitqueue_active()
         __wake_up_common(head, TASK_NORMAL, 1, 0, var)
+
+
+# -- waiting under a spinlock --------------------------------------------------------
+
+def ___wait_event_lock_irq(wq_head: Any, condition: Condition, lock: Any, state: int) -> int:
+    """``___wait_event`` with ``cmd`` = ``spin_unlock_irq(&lock); schedule();
+    spin_lock_irq(&lock)``: the condition is evaluated with *lock* held, and
+    *lock* is dropped only around the sleep."""
+    from ._spinlock import spin_lock_irq, spin_unlock_irq
+
+    k = cur.k
+    wq_entry = wait_queue_entry(autoremove_wake_function, k.current, 0)
+    wq_entry.next = wq_entry.prev = wq_entry  # init_wait_entry()
+    interruptible = state & (TASK_INTERRUPTIBLE | TASK_WAKEKILL)
+    while True:
+        k.now += k.cost
+        if k.now >= k.due:
+            k.point_slow()
+        __int = _prepare(wq_head, wq_entry, state)
+        if k.now >= k.due:
+            k.point_slow()
+        if condition():
+            break
+        if interruptible and __int:
+            return __int
+        spin_unlock_irq(lock)   # the exported calls, with their points, as C makes them
+        schedule()
+        spin_lock_irq(lock)
+    k.now += k.cost
+    if k.now >= k.due:
+        k.point_slow()
+    _finish(wq_head, wq_entry)
+    if k.now >= k.due:
+        k.point_slow()
+    return 0
+
+
+@export("linux/wait.h", kind="macro", points=False)
+def wait_event_lock_irq(wq_head: Any, condition: Condition, lock: Any) -> None:
+    """Sleep in ``D`` until ``condition()`` is true; called with the spinlock
+    *lock* held (taken with ``spin_lock_irq``), which is released around each
+    sleep and held again whenever the condition is evaluated and on return."""
+    if not callable(condition):
+        _check_condition(condition, "wait_event_lock_irq")
+    if condition():
+        return
+    ___wait_event_lock_irq(wq_head, condition, lock, TASK_UNINTERRUPTIBLE)
+
+
+@export("linux/wait.h", kind="macro", points=False)
+def wait_event_interruptible_lock_irq(wq_head: Any, condition: Condition, lock: Any) -> int:
+    """As wait_event_lock_irq in ``S``: 0, or -ERESTARTSYS if a signal ended
+    the wait (the lock is held on return either way)."""
+    if not callable(condition):
+        _check_condition(condition, "wait_event_interruptible_lock_irq")
+    if condition():
+        return 0
+    return ___wait_event_lock_irq(wq_head, condition, lock, TASK_INTERRUPTIBLE)

@@ -28,6 +28,7 @@ from .._core._current import cur
 from .._core._errno import MAX_ERRNO, ErrPtr
 from .._core._export import EXPORTS, FRAME_EXPANDERS
 from .._core._kernel import BOOT_HOOKS
+from .._core._lockdep import LD_WAIT_CONFIG, LD_WAIT_SLEEP
 from .._core._printk import format_printf
 from .._core._task import Task
 from .._core._waitqueue import LIST_POISON, autoremove_wake_function, default_wake_function, \
@@ -153,6 +154,69 @@ class CCompletion:
         self.ptr.done = value & 0xFFFFFFFF
 
 
+class _CLock:
+    """A lock in C memory: its word there (nonzero while held), its owner and
+    waiters on the simulator's side (C code reads only the word)."""
+
+    __slots__ = ("bridge", "ptr", "_owner", "name", "__weakref__")
+
+    def __init__(self, bridge: Bridge, ptr: Any) -> None:
+        self.bridge = bridge
+        self.ptr = ptr
+        self._owner: Task | None = None
+        self.name = ""
+
+    def symbol_name(self) -> str | None:
+        """The module variable the lock is (in), for lockdep's lock name."""
+        return self.bridge.data_symbol(self.bridge.addr(self.ptr))
+
+
+class CMutex(_CLock):
+    """A C ``struct mutex``: ``owner`` holds the owner's task_struct pointer."""
+
+    __slots__ = ("waiters",)
+    lockdep_wait_type = LD_WAIT_SLEEP
+
+    def __init__(self, bridge: Bridge, ptr: Any) -> None:
+        super().__init__(bridge, ptr)
+        self.waiters: list[Task] = []
+
+    @property
+    def owner(self) -> Task | None:
+        return self._owner if self.ptr.owner else None
+
+    @owner.setter
+    def owner(self, task: Task | None) -> None:
+        self._owner = task
+        self.ptr.owner = self.bridge.addr(self.bridge.task_ptr(task)) if task is not None else 0
+
+    def __repr__(self) -> str:
+        return f"<C mutex at {self.bridge.addr(self.ptr):#x} owner={getattr(self.owner, 'pid', None)}>"
+
+
+class CSpinlock(_CLock):
+    """A C ``spinlock_t``: its word is 1 while it is held."""
+
+    __slots__ = ("spinners",)
+    lockdep_wait_type = LD_WAIT_CONFIG
+
+    def __init__(self, bridge: Bridge, ptr: Any) -> None:
+        super().__init__(bridge, ptr)
+        self.spinners: list[Task] = []
+
+    @property
+    def owner(self) -> Task | None:
+        return self._owner if self.ptr.locked else None
+
+    @owner.setter
+    def owner(self, task: Task | None) -> None:
+        self._owner = task
+        self.ptr.locked = 1 if task is not None else 0
+
+    def __repr__(self) -> str:
+        return f"<C spinlock at {self.bridge.addr(self.ptr):#x} owner={getattr(self.owner, 'pid', None)}>"
+
+
 class CWakeFunction:
     """A wake function written in C, called by the core's wake-up walk."""
 
@@ -212,6 +276,8 @@ class Bridge:
         self._nodes: dict[int, Any] = {}
         self._heads: dict[int, CWaitQueueHead] = {}
         self._completions: dict[int, CCompletion] = {}
+        self._mutexes: dict[int, CMutex] = {}
+        self._spinlocks: dict[int, CSpinlock] = {}
         self._task_structs: dict[int, Any] = {}   # pid -> cdata (kept alive)
         # Weak: a task's struct goes when the task does (kernels come and go).
         self._tasks_by_addr: weakref.WeakValueDictionary[int, Task] = weakref.WeakValueDictionary()
@@ -228,6 +294,8 @@ class Bridge:
         self.params = CParams(self.ffi, self.lib)
         #: Loaded C modules' symbol tables: [(start, end, name, module name)].
         self.symbols: list[tuple[int, int, str, str]] = []
+        #: Their data objects, the same way (named locks for lockdep).
+        self.data_symbols: list[tuple[int, int, str, str]] = []
         self.pending = threading.local()
 
     def new_kernel(self) -> None:
@@ -279,6 +347,24 @@ class Bridge:
         if c is None:
             c = self._completions[a] = CCompletion(ptr)
         return c
+
+    def mutex(self, ptr: Any) -> CMutex | None:
+        a = self.addr(ptr)
+        if a == 0:
+            return None
+        m = self._mutexes.get(a)
+        if m is None:
+            m = self._mutexes[a] = CMutex(self, self.ffi.cast("struct mutex *", a))
+        return m
+
+    def spinlock(self, ptr: Any) -> CSpinlock | None:
+        a = self.addr(ptr)
+        if a == 0:
+            return None
+        lock = self._spinlocks.get(a)
+        if lock is None:
+            lock = self._spinlocks[a] = CSpinlock(self, self.ffi.cast("spinlock_t *", a))
+        return lock
 
     def entry(self, ptr: Any) -> CWaitEntry | None:
         a = self.addr(ptr)
@@ -367,6 +453,13 @@ class Bridge:
                 return f"{name}+{ret - start:#x}/{end - start:#x} [{module}]"
         return None
 
+    def data_symbol(self, addr: int) -> str | None:
+        """``name`` or ``name+0xoff`` of a data address in a loaded module."""
+        for start, end, name, _module in self.data_symbols:
+            if start <= addr < end:
+                return name if addr == start else f"{name}+{addr - start:#x}"
+        return None
+
     def symbol_name(self, addr: int) -> str | None:
         for start, end, name, _module in self.symbols:
             if start <= addr < end:
@@ -418,6 +511,10 @@ def _arg_converter(bridge: Bridge, ctype: str) -> Callable[[Any], Any] | None:
         return bridge.entry
     if t == "struct completion *":
         return bridge.completion
+    if t == "struct mutex *":
+        return bridge.mutex
+    if t == "spinlock_t *":
+        return bridge.spinlock
     if t == "char *":
         ffi = bridge.ffi
         return lambda p: None if p == ffi.NULL else ffi.string(p).decode("utf-8", "replace")

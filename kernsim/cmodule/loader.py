@@ -79,6 +79,7 @@ class CModuleImage:
         try:
             values, functions = _elf_functions(str(so))
             param_section = _param_section(str(so))
+            objects = _elf_objects(str(so))
             mffi = FFI()
             mffi.cdef("int init_module(void); void cleanup_module(void); extern char __this_module;")
             try:
@@ -101,6 +102,8 @@ class CModuleImage:
             base = anchor[1] - values[anchor[0]]
             b.symbols.extend((base + value, base + value + max(size, 1), name, self.name)
                              for name, value, size in functions)
+            b.data_symbols.extend((base + value, base + value + max(size, 1), name, self.name)
+                                  for name, value, size in objects)
         mod.modinfo = list(info.fields)
         if param_section is not None:
             # The loader's find_module_sections(): mod->kp is the __param section.
@@ -167,3 +170,14 @@ def _elf_functions(path: str) -> tuple[dict[str, int], list[tuple[str, int, int]
             if old is None or old[0] in ("init_module", "cleanup_module"):
                 by_value[s["st_value"]] = (s.name, s["st_value"], s["st_size"])
         return values, list(by_value.values())
+
+
+def _elf_objects(path: str) -> list[tuple[str, int, int]]:
+    """The data symbols of an ELF file (``static DEFINE_MUTEX(m)`` is ``m``):
+    (name, value, size)."""
+    with open(path, "rb") as f:
+        symtab = ELFFile(f).get_section_by_name(".symtab")
+        if symtab is None:
+            return []
+        return [(s.name, s["st_value"], s["st_size"]) for s in symtab.iter_symbols()
+                if s["st_info"]["type"] == "STT_OBJECT" and s["st_value"] and s.name]

@@ -38,6 +38,8 @@ struct wait_queue_head;
 struct wait_queue_entry;
 struct lock_class_key;
 struct completion;
+struct mutex;
+typedef struct spinlock spinlock_t;
 typedef int (*wait_queue_func_t)(struct wait_queue_entry *, unsigned, int, void *);
 
 /* One argument of a printk-style call, unpacked from a va_list by its conversion. */

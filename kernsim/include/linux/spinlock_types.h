@@ -2,7 +2,11 @@
 #ifndef __LINUX_SPINLOCK_TYPES_H
 #define __LINUX_SPINLOCK_TYPES_H
 
-/* One simulated CPU runs module code at a time: a spinlock is its state word. */
+/*
+ * One simulated CPU runs module code at a time: a spinlock is its state
+ * word, which the simulated kernel keeps (1 while held); who holds it and who
+ * spins for it are on the kernel's side (see linux/spinlock.h).
+ */
 typedef struct spinlock {
 	unsigned int locked;
 } spinlock_t;

@@ -43,6 +43,8 @@ typedef struct {
 	s64 counter;
 } atomic64_t;
 
+typedef atomic64_t atomic_long_t;
+
 struct list_head {
 	struct list_head *next, *prev;
 };

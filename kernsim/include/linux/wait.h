@@ -9,7 +9,8 @@
 #define _LINUX_WAIT_H
 
 #include <linux/list.h>
-#include <linux/spinlock_types.h>
+#include <linux/spinlock.h>	/* as the kernel's: wait_event_lock_irq() uses it */
+#include <linux/lockdep_types.h>
 #include <asm/current.h>
 #include <linux/sched.h>	/* the TASK_* states of the macros below */
 
@@ -31,7 +32,6 @@ struct wait_queue_head {
 typedef struct wait_queue_head wait_queue_head_t;
 
 struct task_struct;
-struct lock_class_key { int dummy; };
 
 /* <kernsim-exports> */
 /* Generated from kernsim/_core/_export.py (python -m kernsim._core._cdecl): do not edit. */
@@ -325,6 +325,42 @@ do {										\
 	might_sleep();								\
 	if (!___wait_cond_timeout(condition))					\
 		__ret = __wait_event_idle_timeout(wq_head, condition, timeout);	\
+	__ret;									\
+})
+
+#define __wait_event_lock_irq(wq_head, condition, lock, cmd)			\
+	(void)___wait_event(wq_head, condition, TASK_UNINTERRUPTIBLE, 0, 0,	\
+			    spin_unlock_irq(&lock);				\
+			    cmd;						\
+			    schedule();						\
+			    spin_lock_irq(&lock))
+
+/**
+ * wait_event_lock_irq - sleep until a condition gets true, under a lock
+ * Called with @lock (a spinlock_t, taken with spin_lock_irq) held: it is
+ * dropped around each schedule() and held again whenever @condition is
+ * evaluated, and on return.
+ */
+#define wait_event_lock_irq(wq_head, condition, lock)				\
+do {										\
+	if (condition)								\
+		break;								\
+	__wait_event_lock_irq(wq_head, condition, lock, );			\
+} while (0)
+
+#define __wait_event_interruptible_lock_irq(wq_head, condition, lock, cmd)	\
+	___wait_event(wq_head, condition, TASK_INTERRUPTIBLE, 0, 0,		\
+		      spin_unlock_irq(&lock);					\
+		      cmd;							\
+		      schedule();						\
+		      spin_lock_irq(&lock))
+
+#define wait_event_interruptible_lock_irq(wq_head, condition, lock)		\
+({										\
+	int __ret = 0;								\
+	if (!(condition))							\
+		__ret = __wait_event_interruptible_lock_irq(wq_head,		\
+						condition, lock, );		\
 	__ret;									\
 })
 
