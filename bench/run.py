@@ -43,8 +43,12 @@ from pathlib import Path
 from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+try:  # the installed kernsim (pip install . builds its C accelerator there)
+    import kernsim  # noqa: F401
+except ImportError:  # pragma: no cover - not installed: the source tree
+    sys.path.insert(0, str(REPO))
 
+import kernsim  # noqa: E402
 from kernsim._core._kernel import Kernel, KernelConfig  # noqa: E402
 from kernsim.linux import (  # noqa: E402
     DECLARE_WAIT_QUEUE_HEAD,
@@ -192,7 +196,10 @@ def seed_module_run() -> tuple[float, int]:
 
 _RSS_CHILD = r"""
 import sys
-sys.path.insert(0, {repo!r})
+try:
+    import kernsim
+except ImportError:
+    sys.path.insert(0, {repo!r})
 from kernsim._core._kernel import Kernel, KernelConfig
 from kernsim.linux import kthread_run, msleep
 
@@ -315,7 +322,12 @@ def main() -> int:
     args = parser.parse_args()
     reps = 2 if args.quick else 5
     n_ping = 2_000 if args.quick else 20_000
-    print(f"kernsim benchmarks (python {sys.version.split()[0]}, {os.cpu_count()} CPUs); best of {reps}")
+    from kernsim._core import _accel
+
+    accel = "with its C accelerator" if _accel.FASTPATH is not None else \
+        "WITHOUT its C accelerator (pure Python: KERNSIM_PURE set, or _fastpath not built)"
+    print(f"kernsim benchmarks (python {sys.version.split()[0]}, {os.cpu_count()} CPUs); best of {reps}; "
+          f"kernsim from {Path(kernsim.__file__).parent}, {accel}")
 
     (ks, kn), (ss, sn) = best_of_pair(reps, lambda: kernsim_pingpong(n_ping),
                                       lambda: simpy_pingpong(n_ping))
