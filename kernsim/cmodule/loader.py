@@ -16,7 +16,7 @@ import re
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from cffi import FFI
 from elftools.elf.elffile import ELFFile
@@ -26,6 +26,7 @@ from .._core._errno import ENOENT
 from .._core._module import LoadFailed, Module, ModuleBuildError
 from .._core._printk import KERN_ERR, KERN_WARNING
 from ..modinfo import KoError, load_ko, modname_of, read_ko
+from . import runtime as rt
 from .bridge import CFunction, bridge
 
 _load_counter = itertools.count(1)
@@ -75,6 +76,12 @@ class CModuleImage:
                 cur.k.printk_ln(KERN_ERR, exc.dmesg)
             raise InvalidModuleFormat(exc.reason) from None
         b = bridge()
+        unknown = _unknown_symbols(self.path)
+        if unknown:
+            # resolve_symbol() fails on each: the kernel logs every one
+            for sym in unknown[:-1]:
+                cur.k.printk_ln(KERN_WARNING, f"{self.name}: Unknown symbol {sym} (err -2)")
+            raise UnknownSymbol(self.name, unknown[-1])
         so = _link(self.path, self.name)
         try:
             values, functions = _elf_functions(str(so))
@@ -114,6 +121,54 @@ class CModuleImage:
             mod.init = CFunction(b, b.ffi.cast("int (*)(void)", init), "init", mod)
         if exit_:
             mod.exit = CFunction(b, b.ffi.cast("void (*)(void)", exit_), "exit", mod)
+
+
+#: What the kernel exports under C library names (lib/string.c, lib/vsprintf.c;
+#: linux/string.h and linux/sprintf.h declare them, and gcc may emit calls to
+#: the mem* ones for struct copies): the host's implementations serve.  Every
+#: other name must be one of kernsim's exports -- printf(), malloc(), exit()
+#: or system() are not kernel functions.
+KERNEL_LIBC: Final = frozenset({
+    "memcpy", "memmove", "memset", "memcmp", "memchr", "strlen", "strnlen", "strcpy",
+    "strncpy", "strcat", "strncat", "strcmp", "strncmp", "strcasecmp", "strncasecmp",
+    "strchr", "strrchr", "strstr", "strpbrk", "strsep", "strspn", "strcspn", "sprintf",
+    "snprintf", "vsprintf", "vsnprintf", "sscanf", "vsscanf",
+})
+
+
+def _unknown_symbols(ko: str) -> list[str]:
+    """The module's undefined symbols that neither the simulated kernel (the C
+    runtime's exports) nor the kernel's string library provide, in order."""
+    provided = _runtime_symbols()
+    out: list[str] = []
+    with open(ko, "rb") as f:
+        symtab = ELFFile(f).get_section_by_name(".symtab")
+        if symtab is None:
+            return out
+        for sym in symtab.iter_symbols():
+            if (sym["st_shndx"] == "SHN_UNDEF" and sym.name
+                    and sym["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK")
+                    and sym.name not in provided and sym.name not in KERNEL_LIBC
+                    and sym.name not in _LINKER_SYMBOLS and sym.name not in out):
+                out.append(sym.name)
+    return out
+
+
+#: Defined by the linker of the shared object kernsim makes of a module (-fPIC).
+_LINKER_SYMBOLS: Final = frozenset({"_GLOBAL_OFFSET_TABLE_", "_DYNAMIC", "__dso_handle"})
+
+_PROVIDED: list[frozenset[str]] = []
+
+
+def _runtime_symbols() -> frozenset[str]:
+    """The symbols the C runtime library defines (the kernel's exports, as C sees them)."""
+    if not _PROVIDED:
+        with open(rt.runtime().path, "rb") as f:
+            dynsym = ELFFile(f).get_section_by_name(".dynsym")
+            _PROVIDED.append(frozenset(
+                s.name for s in dynsym.iter_symbols()
+                if s.name and s["st_shndx"] != "SHN_UNDEF"))
+    return _PROVIDED[0]
 
 
 def _entry(mffi: FFI, lib: Any, name: str) -> int:

@@ -468,3 +468,37 @@ def test_parking_signals_exit_and_warn_once_from_c(tmp_path: Path) -> None:
     warnings = [t for t in texts if t.startswith("WARNING: CPU: 0 PID:")]
     assert len(warnings) == 2  # kthread_park's WARN_ON_ONCE, and the module's once
     assert run.result.exit_code == 0
+
+
+def test_a_c_module_cannot_call_the_c_library(tmp_path: Path) -> None:
+    """printf(), system(), exit() are no kernel functions: the kernel refuses
+    the module at insmod (and the host is never touched)."""
+    marker = tmp_path / "pwned"
+    ko = build(tmp_path, f"""
+        extern int printf(const char *, ...);
+        extern int system(const char *);
+        static int __init c_init(void) {{ printf("hi\\n"); system("touch {marker}"); return 0; }}
+        static void __exit c_exit(void) {{ }}
+        module_init(c_init); module_exit(c_exit);
+    """)
+    run = run_file(ko, seconds=1)
+    assert [t for t in run.texts if "Unknown symbol" in t] == [
+        "cmod: Unknown symbol puts (err -2)", "cmod: Unknown symbol system (err -2)"]
+    assert run.stderr[0].endswith("Unknown symbol in module")
+    assert not marker.exists()
+
+
+def test_the_kernels_string_functions_are_there(tmp_path: Path) -> None:
+    ko = build(tmp_path, """
+        static char buf[32];
+        static int __init c_init(void)
+        {
+            snprintf(buf, sizeof(buf), "%d-%s", 42, "x");
+            pr_info("%s %zu %d\\n", buf, strlen(buf), strcmp(buf, "42-x"));
+            return 0;
+        }
+        static void __exit c_exit(void) { }
+        module_init(c_init); module_exit(c_exit);
+    """)
+    run = run_file(ko, seconds=1)
+    assert "42-x 4 0" in run.texts

@@ -17,6 +17,7 @@
 #define __alias(symbol)		__attribute__((__alias__(#symbol)))
 #define __copy(symbol)		__attribute__((__copy__(symbol)))
 #define __printf(a, b)		__attribute__((__format__(printf, a, b)))
+#define __scanf(a, b)		__attribute__((__format__(scanf, a, b)))
 #define __must_check		__attribute__((__warn_unused_result__))
 #define __visible		__attribute__((__externally_visible__))
 #define __pure			__attribute__((__pure__))

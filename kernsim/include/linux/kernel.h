@@ -11,6 +11,8 @@
 #include <linux/printk.h>
 #include <linux/bug.h>
 #include <linux/panic.h>
+#include <linux/sprintf.h>
+#include <linux/string.h>
 
 #define ARRAY_SIZE(arr) (sizeof(arr) / sizeof((arr)[0]) + __must_be_array(arr))
 
