@@ -68,3 +68,13 @@ class BugTrap(KernelBug):
     def __init__(self, site: str) -> None:
         super().__init__("")
         self.site = site
+
+
+class Trap(KernelBug):
+    """A CPU exception in kernel code other than a page fault: ``die()``'s
+    report names it (``divide error``, ``invalid opcode``) and nothing else."""
+
+    def __init__(self, trap: str, what: str = "") -> None:
+        super().__init__("")
+        self.trap = trap
+        self.what = what

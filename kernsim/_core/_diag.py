@@ -28,7 +28,7 @@ import traceback
 from types import CodeType, FrameType, TracebackType
 from typing import Any, Callable, Final
 
-from ._bug import KernelBug, NullPointerDereference, PageFault
+from ._bug import KernelBug, NullPointerDereference, PageFault, Trap
 from ._export import FRAME_EXPANDERS, KSYMS, ksym
 from ._printk import KERN_ALERT, KERN_DEFAULT, KERN_EMERG, KERN_ERR, KERN_INFO, KERN_WARNING
 from ._sched import MAX_SCHEDULE_TIMEOUT, NSEC_PER_SEC, TaskKill
@@ -270,9 +270,10 @@ class Diagnostics:
             k.printk_ln(KERN_ALERT, f"#PF: error_code({fault.error_code:#06x}) - not-present page")
             k.printk_ln(KERN_DEFAULT, "PGD 0 P4D 0 ")
             k.printk_ln(KERN_EMERG, f"Oops: {fault.error_code:04x} {header}")
-        elif isinstance(exc, ZeroDivisionError):
-            # x86's #DE: die("divide error", ...), no "cut here" and no BUG line
-            k.printk_ln(KERN_EMERG, f"divide error: 0000 {header}")
+        elif isinstance(exc, (ZeroDivisionError, Trap)):
+            # die("divide error" / "invalid opcode", ...): no "cut here", no BUG line
+            trap = exc.trap if isinstance(exc, Trap) else "divide error"
+            k.printk_ln(KERN_EMERG, f"{trap}: 0000 {header}")
         else:
             if isinstance(exc, KernelBug) and exc.message:
                 k.printk_ln(KERN_ERR, exc.message)

@@ -23,7 +23,7 @@ import threading
 import weakref
 from typing import Any, Callable, Final
 
-from .._core._bug import KernelBug, PageFault
+from .._core._bug import KernelBug, PageFault, Trap
 from .._core._current import cur
 from .._core._errno import MAX_ERRNO, ErrPtr
 from .._core._export import EXPORTS, FRAME_EXPANDERS
@@ -484,11 +484,13 @@ class Bridge:
         sig = int(fault.sig)
         where = self.symbol(int(fault.ip)) or f"{int(fault.ip):#x}"
         if sig in (11, 7):
-            exc: BaseException = PageFault(int(fault.addr), f"{_SIGNALS[sig]} in module code at {where}")
+            err = int(fault.err)
+            exc: BaseException = PageFault(int(fault.addr), f"{_SIGNALS[sig]} in module code at {where}",
+                                           fetch=bool(err & 0x10), write=bool(err & 0x2))
         elif sig == 8:
-            exc = KernelBug("divide error: 0000")
+            exc = Trap("divide error", f"in module code at {where}")
         else:
-            exc = KernelBug(f"invalid opcode in module code at {where}")
+            exc = Trap("invalid opcode", f"in module code at {where}")  # a ud2 not from BUG()
         return exc
 
     def on_callback_error(self, exc_type: type, exc: BaseException, tb: Any) -> None:

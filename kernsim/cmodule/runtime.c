@@ -59,6 +59,7 @@ struct kernsim_fault {
 	int code;
 	unsigned long addr;	/* si_addr: the address accessed */
 	unsigned long ip;	/* where module code was */
+	unsigned long err;	/* the x86 page-fault error code (bit 1: write, bit 4: fetch) */
 };
 
 struct kernsim_frame {
@@ -215,6 +216,7 @@ static void kernsim_fault_handler(int sig, siginfo_t *si, void *ucv)
 	frame->fault->code = si->si_code;
 	frame->fault->addr = (unsigned long)si->si_addr;
 	frame->fault->ip = (unsigned long)uc->uc_mcontext.gregs[REG_RIP];
+	frame->fault->err = (unsigned long)uc->uc_mcontext.gregs[REG_ERR];
 	siglongjmp(frame->env, 1);
 }
 

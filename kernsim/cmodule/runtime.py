@@ -53,7 +53,7 @@ struct spinlock { unsigned int locked; };
 typedef struct spinlock spinlock_t;
 struct mutex { long owner; struct spinlock wait_lock; struct list_head wait_list; };
 struct kernsim_arg { int kind; long long i; const void *p; };
-struct kernsim_fault { int sig; int code; unsigned long addr; unsigned long ip; };
+struct kernsim_fault { int sig; int code; unsigned long addr; unsigned long ip; unsigned long err; };
 struct kernel_param_ops { unsigned int flags; void *set; void *get; void *free; };
 struct kernel_param { const char *name; void *mod; const struct kernel_param_ops *ops;
                       unsigned short perm; signed char level; unsigned char flags; void *arg; };

@@ -502,3 +502,42 @@ def test_the_kernels_string_functions_are_there(tmp_path: Path) -> None:
     """)
     run = run_file(ko, seconds=1)
     assert "42-x 4 0" in run.texts
+
+
+@pytest.mark.parametrize("body, first, access, code", [
+    ("*(volatile int *)0 = 1;", "BUG: kernel NULL pointer dereference, address: 0000000000000000",
+     "write access", 0x0002),
+    ("(void)*(volatile int *)0;", "BUG: kernel NULL pointer dereference, address: 0000000000000000",
+     "read access", 0x0000),
+    ("*(volatile int *)0xdeadbeef = 1;", "BUG: unable to handle page fault for address: 00000000deadbeef",
+     "write access", 0x0002),
+], ids=["null-write", "null-read", "wild-write"])
+def test_c_page_faults_say_read_or_write_as_the_kernel_does(tmp_path: Path, body: str, first: str,
+                                                             access: str, code: int) -> None:
+    ko = build(tmp_path, f"""
+        static int fn(void *d) {{ {body} return 0; }}
+        static int __init c_init(void) {{ kthread_run(fn, NULL, "faulter"); return 0; }}
+        static void __exit c_exit(void) {{ }}
+        module_init(c_init); module_exit(c_exit);
+    """)
+    run = run_file(ko, seconds=1)
+    i = run.texts.index(first)
+    assert run.texts[i + 1] == f"#PF: supervisor {access} in kernel mode"
+    assert run.texts[i + 2] == f"#PF: error_code(0x{code:04x}) - not-present page"
+    assert run.texts[i + 4] == f"Oops: {code:04x} [#1] PREEMPT SMP NOPTI"
+
+
+@pytest.mark.parametrize("body, trap", [
+    ("volatile int z = 0; return 10 / z;", "divide error"),
+    ("__builtin_trap();", "invalid opcode"),
+], ids=["divide", "ud2"])
+def test_c_traps_are_die_reports_without_a_bug_line(tmp_path: Path, body: str, trap: str) -> None:
+    ko = build(tmp_path, f"""
+        static int fn(void *d) {{ {body} return 0; }}
+        static int __init c_init(void) {{ kthread_run(fn, NULL, "trapper"); return 0; }}
+        static void __exit c_exit(void) {{ }}
+        module_init(c_init); module_exit(c_exit);
+    """)
+    run = run_file(ko, seconds=1)
+    assert f"{trap}: 0000 [#1] PREEMPT SMP NOPTI" in run.texts
+    assert not any(t.startswith("kernel BUG at") or "cut here" in t for t in run.texts)
