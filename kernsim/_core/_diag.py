@@ -21,6 +21,7 @@ it every ~24 s and let it spin).
 from __future__ import annotations
 
 import ctypes
+import signal
 import sys
 import threading
 import time
@@ -481,9 +482,15 @@ class _StuckWatchdog:
             if time.monotonic() - since >= self.seconds:
                 # The task runs on the kernel's thread, or on its own (ThreadContext).
                 thread = getattr(task.context, "thread", None)
-                tid = thread.ident if thread is not None else self.thread_id
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                    ctypes.c_ulong(tid), ctypes.py_object(StuckInModuleCode))
+                stop = getattr(task.context, "stop_signal", None)
+                if thread is not None and thread.ident is not None and stop:
+                    # C module code: a Python exception cannot reach it; the C
+                    # runtime's handler leaves it through its guard instead.
+                    signal.pthread_kill(thread.ident, stop)
+                else:
+                    tid = thread.ident if thread is not None else self.thread_id
+                    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                        ctypes.c_ulong(tid), ctypes.py_object(StuckInModuleCode))
                 since = time.monotonic() + self.seconds  # one shot per stall
 
 

@@ -158,6 +158,10 @@ class ThreadContext:
 
     __slots__ = ("run", "host", "baton", "thread", "killed")
 
+    #: The signal that makes runaway C module code on such a thread leave
+    #: through its guard (set by the C runtime when it is loaded; None before).
+    stop_signal: int | None = None
+
     def __init__(self, run: Callable[[], Any], host: GreenletContext) -> None:
         self.run = run
         #: Where the task goes when its function returns (a greenlet's parent).

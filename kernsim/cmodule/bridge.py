@@ -24,6 +24,8 @@ import weakref
 from typing import Any, Callable, Final
 
 from .._core._bug import KernelBug, PageFault, Trap
+from .._core._diag import StuckInModuleCode
+from .._core._task import ThreadContext
 from .._core._current import cur
 from .._core._errno import MAX_ERRNO, ErrPtr
 from .._core._export import EXPORTS, FRAME_EXPANDERS
@@ -284,6 +286,9 @@ class Bridge:
         self._wake_functions: dict[int, Any] = {}
         self._wake_ptrs: dict[Any, Any] = {}
         self._entry_offset = self.ffi.offsetof("struct wait_queue_entry", "entry")
+        #: The signal the watchdog stops runaway module code with (runtime.c).
+        self.stop_signal = int(self.lib.kernsim_stop_signal())
+        ThreadContext.stop_signal = self.stop_signal
         for fn, c in ((autoremove_wake_function, self.lib.autoremove_wake_function),
                       (default_wake_function, self.lib.default_wake_function),
                       (woken_wake_function, self.lib.woken_wake_function)):
@@ -483,6 +488,9 @@ class Bridge:
     def _signal_fault(self, fault: Any) -> BaseException:
         sig = int(fault.sig)
         where = self.symbol(int(fault.ip)) or f"{int(fault.ip):#x}"
+        if sig == self.stop_signal:
+            # the watchdog stopped module code that never called the kernel
+            return StuckInModuleCode()
         if sig in (11, 7):
             err = int(fault.err)
             exc: BaseException = PageFault(int(fault.addr), f"{_SIGNALS[sig]} in module code at {where}",

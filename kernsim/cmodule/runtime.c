@@ -147,21 +147,31 @@ static void kernsim_unwind(void)
 	siglongjmp(kernsim_top->env, 2);
 }
 
-#define KERNSIM_ENTER() kernsim_walk(__builtin_frame_address(0))
-#define KERNSIM_LEAVE() do { if (__builtin_expect(kernsim_unwinding, 0) && kernsim_top) kernsim_unwind(); } while (0)
+/*
+ * Is this thread running module code right now (inside a guard, not in a
+ * call into the kernel)?  Only then may the watchdog's stop signal jump out
+ * of it: Python frames never lie between a guard and module code.
+ */
+static __thread volatile sig_atomic_t kernsim_in_module;
+
+#define KERNSIM_ENTER() (kernsim_in_module = 0, kernsim_walk(__builtin_frame_address(0)))
+#define KERNSIM_LEAVE() do { kernsim_in_module = 1; if (__builtin_expect(kernsim_unwinding, 0) && kernsim_top) kernsim_unwind(); } while (0)
 
 /* -- guards: 0 returned normally, 1 faulted (signal), 2 unwound -------------- */
 
 #define KERNSIM_GUARD(call)						\
 	struct kernsim_frame frame;					\
 	int how;							\
+	sig_atomic_t was_in_module = kernsim_in_module;			\
 	frame.prev = kernsim_top;					\
 	frame.fault = fault;						\
 	how = sigsetjmp(frame.env, 1);					\
 	if (how == 0) {							\
 		kernsim_top = &frame;					\
+		kernsim_in_module = 1;					\
 		call;							\
 	}								\
+	kernsim_in_module = was_in_module;				\
 	kernsim_top = frame.prev;					\
 	return how
 
@@ -187,6 +197,34 @@ int kernsim_call_wake(wait_queue_func_t fn, struct wait_queue_entry *entry, unsi
 }
 
 /* -- faults in module code ------------------------------------------------ */
+
+/*
+ * The watchdog's stop (kernsim_stop_signal, sent to this thread): module code
+ * that has not called the kernel for seconds of wall time is left through its
+ * guard, as a fault of "signal" KERNSIM_STOP_SIGNAL; anywhere else the Python
+ * side stops the task.
+ */
+#define KERNSIM_STOP_SIGNAL SIGUSR2
+
+static void kernsim_stop_handler(int sig, siginfo_t *si, void *ucv)
+{
+	struct kernsim_frame *frame = kernsim_top;
+	ucontext_t *uc = ucv;
+
+	if (frame == NULL || !kernsim_in_module)
+		return;
+	frame->fault->sig = sig;
+	frame->fault->code = 0;
+	frame->fault->addr = 0;
+	frame->fault->ip = (unsigned long)uc->uc_mcontext.gregs[REG_RIP];
+	frame->fault->err = 0;
+	siglongjmp(frame->env, 1);
+}
+
+int kernsim_stop_signal(void)
+{
+	return KERNSIM_STOP_SIGNAL;
+}
 
 static struct sigaction kernsim_old[32];
 static const int kernsim_fault_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL };
@@ -252,6 +290,9 @@ void kernsim_install_fault_handlers(void)
 	sigemptyset(&sa.sa_mask);
 	for (i = 0; i < sizeof(kernsim_fault_signals) / sizeof(kernsim_fault_signals[0]); i++)
 		sigaction(kernsim_fault_signals[i], &sa, &kernsim_old[kernsim_fault_signals[i]]);
+	sa.sa_sigaction = kernsim_stop_handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigaction(KERNSIM_STOP_SIGNAL, &sa, NULL);
 }
 
 /* Symbol of a code address: name and start (for "fn+0x25/0x70 [module]"). */

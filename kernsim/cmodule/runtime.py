@@ -125,6 +125,7 @@ def cdef() -> str:
         "struct kernsim_callers kernsim_last_caller(void);",
         "void kernsim_thread_init(void);",
         "void kernsim_install_fault_handlers(void);",
+        "int kernsim_stop_signal(void);",
         "int kernsim_symbolize(unsigned long addr, const char **name, unsigned long *start, const char **file);",
         "int kernsim_call_init(int (*fn)(void), struct kernsim_fault *fault, int *ret);",
         "int kernsim_call_exit(void (*fn)(void), struct kernsim_fault *fault);",

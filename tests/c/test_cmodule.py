@@ -6,6 +6,7 @@ C become the kernel's reports; a bad .ko gets kmod's words."""
 from __future__ import annotations
 
 import subprocess
+import time
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -541,3 +542,23 @@ def test_c_traps_are_die_reports_without_a_bug_line(tmp_path: Path, body: str, t
     run = run_file(ko, seconds=1)
     assert f"{trap}: 0000 [#1] PREEMPT SMP NOPTI" in run.texts
     assert not any(t.startswith("kernel BUG at") or "cut here" in t for t in run.texts)
+
+
+def test_a_c_loop_that_never_calls_the_kernel_is_stopped_as_a_soft_lockup(tmp_path: Path) -> None:
+    """A Python exception cannot interrupt C code: the watchdog signals the
+    task's thread and the runtime leaves the module code through its guard."""
+    ko = build(tmp_path, """
+        static volatile int x;
+        static int fn(void *d) { pr_info("spinning\\n"); while (1) x++; return 0; }
+        static int __init c_init(void) { kthread_run(fn, NULL, "spinner"); return 0; }
+        static void __exit c_exit(void) { pr_info("exit\\n"); }
+        module_init(c_init); module_exit(c_exit);
+    """)
+    start = time.monotonic()
+    run = run_file(ko, seconds=1, stuck_wall_seconds=0.3)
+    assert time.monotonic() - start < 20
+    report = "watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [spinner:101]"
+    assert run.time_of(report) == 24.0
+    assert any(t.startswith("RIP: 0010:fn+0x") and t.endswith("[cmod]") for t in run.texts)
+    assert run.texts[-1] == "exit"
+    assert run.result.exit_code == 1
