@@ -77,9 +77,10 @@ class _MainThread:
     __slots__ = ("wake", "target", "error")
 
     def __init__(self) -> None:
-        #: Released (once) to wake the main thread; held while it runs.
-        self.wake = threading.Lock()
-        self.wake.acquire()
+        #: Released (once per hand-off) to wake the main thread.  A semaphore,
+        #: not a lock: after Ctrl-C abandoned a park, the thread that had the
+        #: CPU still hands it back, and that must not raise in its thread.
+        self.wake = threading.Semaphore(0)
         #: The greenlet the main thread is to run when woken.
         self.target: GreenletContext | None = None
         #: An exception that escaped a thread context (a bug of kernsim's, not
@@ -226,9 +227,12 @@ class ThreadContext:
             return
         self.killed = True
         self.baton.release()
-        MAIN.wake.acquire()  # the thread hands the main thread back as it ends
-        MAIN.target = None
-        self.thread.join()
+        # The thread hands the main thread back as it ends -- unless it is off
+        # in C module code (Ctrl-C came while it ran): then it is left to die
+        # with the process (a daemon thread).
+        if MAIN.wake.acquire(timeout=2.0):
+            MAIN.target = None
+            self.thread.join(timeout=2.0)
 
 
 class Task:

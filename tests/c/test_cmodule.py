@@ -562,3 +562,19 @@ def test_a_c_loop_that_never_calls_the_kernel_is_stopped_as_a_soft_lockup(tmp_pa
     assert any(t.startswith("RIP: 0010:fn+0x") and t.endswith("[cmod]") for t in run.texts)
     assert run.texts[-1] == "exit"
     assert run.result.exit_code == 1
+
+
+def test_ctrl_c_during_a_c_module_run_exits_130_quietly(seed_kos: dict[str, Path]) -> None:
+    import signal
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-m", "kernsim", "run", str(seed_kos["wait_event"]),
+                          "--realtime", "--for", "10"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    try:
+        _, err = p.communicate(timeout=30)
+    finally:
+        p.kill()
+    assert p.returncode == 130
+    assert b"Traceback" not in err
