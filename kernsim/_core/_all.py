@@ -9,6 +9,7 @@ from . import (  # noqa: F401
     _module,
     _printk,
     _sched,
+    _slab,
     _time,
     _wait_event,
     _waitqueue,

@@ -35,12 +35,14 @@ EXTRA_OPS: Final = (
     ("task_state", "unsigned int(struct task_struct *)"),
     ("set_current_state", "void(unsigned int)"),
     ("init_waitqueue_head", "void(struct wait_queue_head *, const char *, struct lock_class_key *)"),
+    ("memory_fault", "void(const char *)"),
 )
 
 #: The C structures Python reads and writes.  They must match the layout of
 #: kernsim/include's (test_cmodule checks offsets against the compiler's).
 STRUCTS: Final = """
 typedef unsigned long long u64;
+typedef unsigned int gfp_t;
 struct list_head { struct list_head *next, *prev; };
 struct wait_queue_entry { unsigned int flags; void *private; void *func; struct list_head entry; };
 struct wait_queue_head { unsigned int lock; struct list_head head; };
@@ -48,7 +50,10 @@ struct task_struct { int pid; int tgid; char comm[16]; void *kernsim_task; };
 struct lock_class_key { int dummy; };
 struct completion { unsigned int done; struct { unsigned int lock; struct list_head task_list; } wait; };
 struct kernsim_arg { int kind; long long i; const void *p; };
-struct kernsim_fault { int sig; int code; unsigned long addr; unsigned long ip; };
+struct kernsim_fault { int sig; int code; unsigned long addr; unsigned long ip; unsigned long err; };
+struct kernsim_callers { int n; void *pc[8]; };
+struct kernsim_memfault { int active; int write; unsigned long addr; unsigned long ip;
+                          unsigned long sp_word; struct kernsim_callers chain; };
 """
 
 KERNSIM_ARG_INT: Final = 0
@@ -101,8 +106,12 @@ def cdef() -> str:
     lines = [STRUCTS, ops_header(), "extern struct kernsim_ops kernsim_ops;"]
     lines += [
         "void kernsim_request_unwind(void);",
-        "struct kernsim_callers { int n; void *pc[8]; };",
         "struct kernsim_callers kernsim_last_caller(void);",
+        "unsigned long kernsim_arena_reserve(unsigned long hint, unsigned long size);",
+        "void kernsim_arena_release(unsigned long lo, unsigned long size);",
+        "int kernsim_mem_protect(unsigned long addr, unsigned long len, int rw);",
+        "int kernsim_mem_discard(unsigned long addr, unsigned long len);",
+        "int kernsim_take_memfault(struct kernsim_memfault *out);",
         "void kernsim_thread_init(void);",
         "void kernsim_install_fault_handlers(void);",
         "int kernsim_symbolize(unsigned long addr, const char **name, unsigned long *start, const char **file);",
