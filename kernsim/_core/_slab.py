@@ -248,7 +248,8 @@ class Block:
     module: Any
     #: Real memory in a C arena (else a Python object).
     c: bool = False
-    #: C: the first byte of its pages and the end of its pages (the guard page follows).
+    #: C: the first byte of its pages and the end of its pages (the guard page
+    #: follows); 0 for a block packed with others (once guard pages run out).
     region: int = 0
     region_end: int = 0
     #: Python: the object handed out (a KBuffer, an instance, a KArray).
@@ -395,13 +396,19 @@ class SlabAllocator:
         region = arena.take(pages + PAGE_SIZE)  # and its guard page
         if region is None:
             return False
+        if not arena.protect(region, pages, True):
+            # The process has as many mappings as it may: no more guard pages.
+            addr = arena.take_packed(block.size, PAGE_SIZE if block.kind == "vmalloc" else 0)
+            if addr is None:
+                return False
+            block.addr = addr
+            return True
         block.region, block.region_end = region, region + pages
         if block.kind == "vmalloc":
             block.addr = region  # page-aligned, as vmalloc's
         else:
             # At the end of its pages, so that the guard page follows it.
             block.addr = region + pages - ((block.size + 7) & ~7)
-        arena.protect(region, pages, True)
         self.slab_c_starts.append(region)
         self.slab_c_blocks.append(block)
         return True
@@ -413,7 +420,7 @@ class SlabAllocator:
         block.free = Track(task.pid if task else 0, task.comm if task else "swapper/0", k.jiffies,
                            self.slab_stack(trace))
         self.slab_live.pop(block.addr, None)
-        if block.c:
+        if block.region:  # a C block on pages of its own: close them
             self.slab_arena.protect(block.region, block.region_end - block.region, False)
             self.slab_quarantine_bytes += block.region_end - block.region
         self.slab_quarantine.append(block)
@@ -423,7 +430,7 @@ class SlabAllocator:
 
     def _slab_forget(self, old: Block) -> None:
         """A block leaves the quarantine: its memory goes back."""
-        if old.c:
+        if old.region:
             self.slab_quarantine_bytes -= old.region_end - old.region
             if self.slab_arena is not None:
                 self.slab_arena.discard(old.region, old.region_end - old.region)

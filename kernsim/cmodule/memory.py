@@ -28,6 +28,8 @@ from .._core._export import EXPORTS, KSYMS
 ARENA_SIZES: Final = (256 << 30, 16 << 30, 1 << 30)
 ARENA_BASE: Final = 0x6888_0000_0000
 PAGE: Final = 4096
+#: Packed blocks are carved from open chunks of this size.
+PACKED_CHUNK: Final = 1 << 20
 
 
 class CArena:
@@ -50,6 +52,8 @@ class CArena:
         else:
             raise MemoryError("kernsim: cannot reserve address space for module memory")
         self.next = self.lo + PAGE  # the first page stays closed too
+        #: The open chunk blocks are packed into once guard pages run out.
+        self.packed_next = self.packed_end = 0
 
     def take(self, length: int) -> int | None:
         """*length* bytes of fresh address space (page-aligned), or None."""
@@ -59,9 +63,26 @@ class CArena:
         self.next += length
         return addr
 
-    def protect(self, addr: int, length: int, rw: bool) -> None:
-        if self.memory.lib.kernsim_mem_protect(addr, length, 1 if rw else 0) != 0:
-            raise MemoryError(f"kernsim: mprotect({addr:#x}, {length}) failed")
+    def protect(self, addr: int, length: int, rw: bool) -> bool:
+        """Open or close pages; False if the system refused (each open block
+        is a mapping of its own, and a process may have only so many)."""
+        return bool(self.memory.lib.kernsim_mem_protect(addr, length, 1 if rw else 0) == 0)
+
+    def take_packed(self, size: int, align: int = 0) -> int | None:
+        """*size* bytes in open memory shared with other blocks (no guard
+        page, not closed when freed): where blocks go once ``protect`` fails.
+        Aligned to *align*, or to the size's power of two (at most a page)."""
+        align = align or min(1 << max(3, (size - 1).bit_length()), PAGE)
+        addr = (self.packed_next + align - 1) & ~(align - 1)
+        if not self.packed_next or addr + size > self.packed_end:
+            length = max(PACKED_CHUNK, (size + PAGE - 1) & ~(PAGE - 1))
+            chunk = self.take(length)
+            if chunk is None or not self.protect(chunk, length, True):
+                return None
+            self.packed_next, self.packed_end = chunk, chunk + length
+            addr = chunk
+        self.packed_next = addr + size
+        return addr
 
     def discard(self, addr: int, length: int) -> None:
         self.memory.lib.kernsim_mem_discard(addr, length)

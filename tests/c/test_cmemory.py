@@ -428,3 +428,39 @@ def test_the_access_size_comes_from_the_instruction(code: bytes, size: int) -> N
     from kernsim.cmodule.memory import access_size
 
     assert access_size(code) == size
+
+
+def test_once_guard_pages_run_out_blocks_are_packed_unchecked(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process may have only so many mappings (vm.max_map_count, 65530),
+    and each open block is one: past that, blocks share open chunks, without
+    guard pages -- the module goes on, only those blocks' accesses go unchecked."""
+    from kernsim.cmodule import memory
+
+    real = memory.CArena.protect
+    monkeypatch.setattr(memory.CArena, "protect",
+                        lambda self, addr, length, rw: real(self, addr, length, rw)
+                        if length >= memory.PACKED_CHUNK or not rw else False)
+    ko = build(tmp_path, """
+        static int __init mem_init(void)
+        {
+            char *a = kmalloc(24, GFP_KERNEL), *b = kmalloc(100, GFP_KERNEL);
+            char *v = vmalloc(10);
+            a[0] = 'a';
+            b[99] = 'b';
+            v[9] = 'v';
+            pr_info("%px %px %px %c%c%c\\n", a, b, v, a[0], b[99], v[9]);
+            kfree(a);
+            a[1] = 1;  /* not seen */
+            kfree(b);
+            kfree(b);  /* still a double free: the books say so */
+            vfree(v);
+            return 0;
+        }
+        static void __exit mem_exit(void) { }
+        module_init(mem_init); module_exit(mem_exit);
+    """)
+    run = run_file(ko, seconds=1)
+    assert "0000688800003000 0000688800003080 0000688800004000 abv" in run.texts
+    assert [t for t in run.texts if t.startswith("BUG: KASAN:")] == [
+        "BUG: KASAN: double-free in __kmem_cache_free+0xaf/0x2d0"]
