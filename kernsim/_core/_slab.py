@@ -80,71 +80,34 @@ TAINT_BAD_PAGE: Final = 5
 
 # -- gfp flags (include/linux/gfp_types.h, 6.3+: no __GFP_ATOMIC) -------------
 
-___GFP_DMA: Final = 0x01
-___GFP_HIGHMEM: Final = 0x02
-___GFP_DMA32: Final = 0x04
-___GFP_MOVABLE: Final = 0x08
-___GFP_RECLAIMABLE: Final = 0x10
-___GFP_HIGH: Final = 0x20
-___GFP_IO: Final = 0x40
-___GFP_FS: Final = 0x80
-___GFP_ZERO: Final = 0x100
-___GFP_DIRECT_RECLAIM: Final = 0x400
-___GFP_KSWAPD_RECLAIM: Final = 0x800
-___GFP_WRITE: Final = 0x1000
-___GFP_NOWARN: Final = 0x2000
-___GFP_RETRY_MAYFAIL: Final = 0x4000
-___GFP_NOFAIL: Final = 0x8000
-___GFP_NORETRY: Final = 0x10000
-___GFP_MEMALLOC: Final = 0x20000
-___GFP_COMP: Final = 0x40000
-___GFP_NOMEMALLOC: Final = 0x80000
-___GFP_HARDWALL: Final = 0x100000
-___GFP_THISNODE: Final = 0x200000
-___GFP_ACCOUNT: Final = 0x400000
-___GFP_ZEROTAGS: Final = 0x800000
-
-__GFP_RECLAIM: Final = ___GFP_DIRECT_RECLAIM | ___GFP_KSWAPD_RECLAIM
-
+#: ``__GFP_NAME`` -> its bit (0x200 is unused since __GFP_ATOMIC went, in 6.3).
+_GFP_BITS: Final = {
+    "DMA": 0x01, "HIGHMEM": 0x02, "DMA32": 0x04, "MOVABLE": 0x08, "RECLAIMABLE": 0x10,
+    "HIGH": 0x20, "IO": 0x40, "FS": 0x80, "ZERO": 0x100, "DIRECT_RECLAIM": 0x400,
+    "KSWAPD_RECLAIM": 0x800, "WRITE": 0x1000, "NOWARN": 0x2000, "RETRY_MAYFAIL": 0x4000,
+    "NOFAIL": 0x8000, "NORETRY": 0x10000, "MEMALLOC": 0x20000, "COMP": 0x40000,
+    "NOMEMALLOC": 0x80000, "HARDWALL": 0x100000, "THISNODE": 0x200000, "ACCOUNT": 0x400000,
+}
+_RECLAIM: Final = _GFP_BITS["DIRECT_RECLAIM"] | _GFP_BITS["KSWAPD_RECLAIM"]
+_KERNEL: Final = _RECLAIM | _GFP_BITS["IO"] | _GFP_BITS["FS"]
 GFP_FLAGS: Final[dict[str, int]] = {
-    "__GFP_DMA": ___GFP_DMA,
-    "__GFP_HIGHMEM": ___GFP_HIGHMEM,
-    "__GFP_DMA32": ___GFP_DMA32,
-    "__GFP_MOVABLE": ___GFP_MOVABLE,
-    "__GFP_RECLAIMABLE": ___GFP_RECLAIMABLE,
-    "__GFP_HIGH": ___GFP_HIGH,
-    "__GFP_IO": ___GFP_IO,
-    "__GFP_FS": ___GFP_FS,
-    "__GFP_ZERO": ___GFP_ZERO,
-    "__GFP_DIRECT_RECLAIM": ___GFP_DIRECT_RECLAIM,
-    "__GFP_KSWAPD_RECLAIM": ___GFP_KSWAPD_RECLAIM,
-    "__GFP_RECLAIM": __GFP_RECLAIM,
-    "__GFP_WRITE": ___GFP_WRITE,
-    "__GFP_NOWARN": ___GFP_NOWARN,
-    "__GFP_RETRY_MAYFAIL": ___GFP_RETRY_MAYFAIL,
-    "__GFP_NOFAIL": ___GFP_NOFAIL,
-    "__GFP_NORETRY": ___GFP_NORETRY,
-    "__GFP_MEMALLOC": ___GFP_MEMALLOC,
-    "__GFP_COMP": ___GFP_COMP,
-    "__GFP_NOMEMALLOC": ___GFP_NOMEMALLOC,
-    "__GFP_HARDWALL": ___GFP_HARDWALL,
-    "__GFP_THISNODE": ___GFP_THISNODE,
-    "__GFP_ACCOUNT": ___GFP_ACCOUNT,
-    "GFP_ATOMIC": ___GFP_HIGH | ___GFP_KSWAPD_RECLAIM,
-    "GFP_KERNEL": __GFP_RECLAIM | ___GFP_IO | ___GFP_FS,
-    "GFP_KERNEL_ACCOUNT": __GFP_RECLAIM | ___GFP_IO | ___GFP_FS | ___GFP_ACCOUNT,
-    "GFP_NOWAIT": ___GFP_KSWAPD_RECLAIM,
-    "GFP_NOIO": __GFP_RECLAIM,
-    "GFP_NOFS": __GFP_RECLAIM | ___GFP_IO,
-    "GFP_USER": __GFP_RECLAIM | ___GFP_IO | ___GFP_FS | ___GFP_HARDWALL,
-    "GFP_DMA": ___GFP_DMA,
-    "GFP_DMA32": ___GFP_DMA32,
+    **{f"__GFP_{name}": bit for name, bit in _GFP_BITS.items()},
+    "__GFP_RECLAIM": _RECLAIM,
+    "GFP_ATOMIC": _GFP_BITS["HIGH"] | _GFP_BITS["KSWAPD_RECLAIM"],
+    "GFP_KERNEL": _KERNEL,
+    "GFP_KERNEL_ACCOUNT": _KERNEL | _GFP_BITS["ACCOUNT"],
+    "GFP_NOWAIT": _GFP_BITS["KSWAPD_RECLAIM"],
+    "GFP_NOIO": _RECLAIM,
+    "GFP_NOFS": _RECLAIM | _GFP_BITS["IO"],
+    "GFP_USER": _KERNEL | _GFP_BITS["HARDWALL"],
+    "GFP_DMA": _GFP_BITS["DMA"],
+    "GFP_DMA32": _GFP_BITS["DMA32"],
 }
 globals().update(GFP_FLAGS)  # GFP_KERNEL & co. as names of this module (for the facade)
 export_values(__name__, "linux/gfp_types.h", GFP_FLAGS)
-GFP_KERNEL: Final = GFP_FLAGS["GFP_KERNEL"]
-__GFP_ZERO: Final = ___GFP_ZERO
-__GFP_NOWARN: Final = ___GFP_NOWARN
+GFP_KERNEL: Final = _KERNEL
+___GFP_ZERO: Final = _GFP_BITS["ZERO"]
+___GFP_NOWARN: Final = _GFP_BITS["NOWARN"]
 
 #: The names ``%pGg`` prints, in the order of include/trace/events/mmflags.h:
 #: composites first, each taking its bits.
@@ -210,10 +173,12 @@ def get_order(size: int) -> int:
     return max(0, (pages - 1).bit_length())
 
 
-def _ptr_hash(addr: int) -> int:
-    """A 32-bit stand-in for the kernel's hashed pointers (``%p``, ``%pK``)."""
-    return zlib.crc32(addr.to_bytes(8, "little")) if isinstance(addr, int) else zlib.crc32(
-        str(addr).encode())
+def _ptr_hash(addr: int | str) -> int:
+    """A 32-bit stand-in for the kernel's hashed pointers (``%p``, ``%pK``): of
+    an address, or of a symbol standing for one."""
+    if isinstance(addr, int):
+        return zlib.crc32(addr.to_bytes(8, "little"))
+    return zlib.crc32(addr.encode())
 
 
 # -- what is recorded ---------------------------------------------------------------
@@ -837,15 +802,15 @@ class StructSize(int):
     struct of longs and pointers) that remembers *T*, so that
     ``kmalloc(sizeof(T), ...)`` makes a ``T``."""
 
-    type: type
+    struct: type
 
     def __new__(cls, t: type, size: int) -> StructSize:
         self = super().__new__(cls, size)
-        self.type = t
+        self.struct = t
         return self
 
     def __repr__(self) -> str:
-        return f"sizeof({self.type.__name__})"
+        return f"sizeof({self.struct.__name__})"
 
 
 def _fields(t: type) -> list[str]:
@@ -883,6 +848,8 @@ class KArray(list):  # type: ignore[type-arg]
     """What ``kcalloc(n, sizeof(T), ...)`` gives a Python module: *n* new ``T``s."""
 
     __slots__ = ("_block", "kaddr")
+    _block: Block
+    kaddr: int
 
     def __getitem__(self, i: Any) -> Any:
         block = self._block
@@ -910,14 +877,16 @@ def _freed_twin(t: type) -> type:
     if twin is not None:
         return twin
 
+    base: Any = t
+
     def __getattribute__(self: Any, name: str) -> Any:
         if name not in _NOT_ACCESSES:
             _freed_access(self, name, False)
-        return t.__getattribute__(self, name)
+        return base.__getattribute__(self, name)
 
     def __setattr__(self: Any, name: str, value: Any) -> None:
         _freed_access(self, name, True)
-        t.__setattr__(self, name, value)
+        base.__setattr__(self, name, value)
 
     ns: dict[str, Any] = {"__getattribute__": __getattribute__, "__setattr__": __setattr__,
                           "__module__": t.__module__, "__qualname__": t.__qualname__}
@@ -945,10 +914,10 @@ def _freed_access(obj: Any, name: str, write: bool) -> None:
 
 def _new_object(size: StructSize) -> Any:
     try:
-        return size.type()
+        return size.struct()
     except TypeError as exc:
-        raise TypeError(f"kmalloc(sizeof({size.type.__name__})) makes a {size.type.__name__}() "
-                        f"with no arguments: {exc}") from None
+        name = size.struct.__name__
+        raise TypeError(f"kmalloc(sizeof({name})) makes a {name}() with no arguments: {exc}") from None
 
 
 # -- the allocators ----------------------------------------------------------------------
@@ -1144,8 +1113,14 @@ def krealloc(objp: Any, new_size: Any, flags: int) -> Any:
                               ["krealloc+0x8f/0xe0"] + _trace(k, caller))
     if n <= block.size and not block.freed:
         return objp  # it fits where it is
-    old = k.slab_arena.read(block.addr, min(block.size, n)) if block.c else \
-        bytes(block.obj._data[:min(block.size, n)])
+    keep = min(block.size, n)
+    if block.freed:
+        old = b""  # (what KASAN let it read is lost with the freed pages)
+    elif block.c:
+        old = k.slab_arena.read(block.addr, keep)
+    else:
+        buf: Any = block.obj
+        old = bytes(buf._data[:keep])
     new = _kmalloc(n, flags, caller, from_c, kframes=[_TRACK_CALLER, "krealloc+0x8f/0xe0"],
                    data=old)
     if new is not None and not block.freed:

@@ -147,7 +147,9 @@ def _report(bridge: Any, note: Any, where: Any, frame: Any) -> None:
     size = 0
     if ip_sym is not None:
         frames.append(ip_sym)
-        size = access_size(bytes(ffi.buffer(ffi.cast("char *", int(note.ip)), 15)))
+        ip = int(note.ip)
+        # The instruction's page is mapped (it ran); the next one may not be.
+        size = access_size(bytes(ffi.buffer(ffi.cast("char *", ip), min(15, PAGE - ip % PAGE))))
     elif note.sp_word:
         leaf_caller = bridge.backtrace_symbol(int(note.sp_word))
         if leaf_caller is not None:
