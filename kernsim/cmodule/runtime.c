@@ -15,7 +15,9 @@
  *     the module, the task being killed, the kernel torn down): the Python side
  *     sets kernsim_unwinding and the forwarder jumps back as the call returns.
  * Only module C frames lie between a guard and the forwarder that jumps, so no
- * Python frame is ever skipped.
+ * Python frame is ever skipped.  A bad access to module memory (kmalloc'd or
+ * vmalloc'd) does not leave module code: the kernel reports it, as KASAN
+ * does, and the code goes on (see "module memory" below).
  *
  * This file is built with the system's headers into one shared library per
  * process (loaded RTLD_GLOBAL); module objects are linked into their own
@@ -130,7 +132,7 @@ static __attribute__((noinline)) void kernsim_walk(void **fp)
  * it -- or as that call returns, if kernel code made the access.
  */
 struct kernsim_memfault {
-	int active;
+	int active;		/* 1 in a note taken */
 	int write;		/* the page fault's error code had the write bit */
 	unsigned long addr;	/* the address accessed */
 	unsigned long ip;	/* the instruction that accessed it */
