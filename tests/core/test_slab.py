@@ -342,3 +342,18 @@ def test_vfree_of_what_vmalloc_did_not_return_warns(run_source: RunSource) -> No
     assert run.texts[i + 1].startswith("Trying to vfree() nonexistent vm area (00000000")
     assert run.texts[i + 2].startswith("WARNING: CPU: 0 PID: 100 at mm/vmalloc.c:")
     assert run.result.records[i + 1].level == 3  # WARN(1, KERN_ERR "...")
+
+
+def test_kernsim_run_kasan_multi_shot(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kernsim.cli import main
+
+    src = tmp_path / "twice.py"
+    src.write_text("from kernsim.linux import *\nMODULE_LICENSE('GPL')\n"
+                   "def init():\n    p = kmalloc(8, GFP_KERNEL)\n    kfree(p)\n    kfree(p)\n"
+                   "    kfree(p)\n    return 0\nmodule_init(init)\nmodule_exit(lambda: None)\n")
+    assert main(["run", str(src), "--for", "1"]) == 1
+    assert capsys.readouterr().out.count("BUG: KASAN: double-free") == 1
+    assert main(["run", str(src), "--for", "1", "--kasan-multi-shot"]) == 1
+    out, err = capsys.readouterr()
+    assert out.count("BUG: KASAN: double-free") == 2
+    assert "kernsim: the kernel reported 2 faults in module code (see the log above)" in err
