@@ -27,6 +27,8 @@ from ._module import Module, ModuleLoader
 from ._policy import Fifo, Policy
 from ._printk import KERN_INFO, KERN_NOTICE, PrintkLog
 from ._sched import NSEC_PER_SEC, Scheduler
+from ._kasan import Kasan
+from ._kmemleak import Kmemleak
 from ._slab import SlabAllocator
 from ._states import TASK_INTERRUPTIBLE
 from ._task import Task
@@ -70,7 +72,8 @@ class KernelConfig:
     kasan_multi_shot: bool = False
 
 
-class Kernel(Kthreads, ModuleLoader, SlabAllocator, Diagnostics, PrintkLog, Scheduler):
+class Kernel(Kthreads, ModuleLoader, SlabAllocator, Kasan, Kmemleak, Diagnostics, PrintkLog,
+             Scheduler):
     """A booted simulated kernel.  Create it, then :meth:`run` it.
 
     ``Scheduler`` comes last: the other parts override its hooks
@@ -94,7 +97,8 @@ class Kernel(Kthreads, ModuleLoader, SlabAllocator, Diagnostics, PrintkLog, Sche
         self._init_printk(log_buf_len=config.log_buf_len)
         self._init_kthreads()
         self._init_modules()
-        self._init_slab(kasan_multi_shot=config.kasan_multi_shot)
+        self._init_slab()
+        self._init_kasan(multi_shot=config.kasan_multi_shot)
         self._init_diag(hung_task_timeout_secs=config.hung_task_timeout_secs,
                         hung_task_check_interval_secs=config.hung_task_check_interval_secs,
                         hung_task_warnings=config.hung_task_warnings,

@@ -43,22 +43,13 @@ is a use after free for the rest of the session.
   swapped for a twin that reports every attribute access by module code.
 * Double and invalid frees are caught in ``kfree``: reported, and ignored,
   as KASAN does.
-* kmemleak: when a module is freed (rmmod, or an init that failed), its
-  blocks still allocated can no longer be referenced by anything: kernsim
-  scans then, as ``echo scan > /sys/kernel/debug/kmemleak`` right after
-  ``rmmod`` would, and prints the records in the log as a kernel booted with
-  ``kmemleak.verbose=1`` does, then the summary line.
+* The reports are ``_kasan``'s and ``_kmemleak``'s (kmemleak scans when a
+  module is freed: what it allocated and did not free is then unreferenced).
 
-Divergence: the KASAN report leaves out the physical page and the shadow
-bytes ("Memory state around the buggy address"); kernel frames in the
-allocation and free stacks have the names of a 6.x SLUB kernel and
-representative offsets.  kmemleak's scan at module removal reports blocks of
-any age (a real scan skips blocks younger than 5 s until its next pass), and
-names the removed module's functions in backtraces (a real kernel can only
-print their bare addresses once the module is gone).  Placing each C block
-on pages of its own makes large ``kmalloc`` blocks not page-aligned, and
-leaves the bytes between the requested size and the next multiple of 8
-unchecked.
+Divergence: placing each C block on pages of its own makes large ``kmalloc``
+blocks not page-aligned, and leaves the bytes between the requested size and
+the next multiple of 8 unchecked; past the process's limit on mappings
+(about 30,000 blocks at once) blocks are packed, unchecked.
 """
 
 from __future__ import annotations
@@ -68,15 +59,11 @@ import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any, Callable, Final
+from typing import Any, Final
 
 from ._current import cur
-from ._diag import TAINT_DIE, TAINT_PROPRIETARY_MODULE
 from ._export import C_ENTRIES, export, export_value, export_values
-from ._printk import KERN_ERR, KERN_INFO, KERN_WARNING
-
-#: A page was found bad (taint ``B``); KASAN adds it after a report.
-TAINT_BAD_PAGE: Final = 5
+from ._printk import KERN_ERR, KERN_WARNING
 
 # -- gfp flags (include/linux/gfp_types.h, 6.3+: no __GFP_ATOMIC) -------------
 
@@ -155,10 +142,6 @@ TOTALRAM_PAGES: Final = (2 << 30) >> PAGE_SHIFT
 SIZE_MAX: Final = (1 << 64) - 1
 #: The kmalloc caches (SLUB, x86-64: kmalloc-96 and kmalloc-192 too).
 KMALLOC_SIZES: Final = (8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192)
-#: KASAN's report delimiter.
-KASAN_RULE: Final = "=" * 66
-
-
 def kmalloc_cache(size: int) -> tuple[str, int]:
     """The ``kmalloc-N`` cache of a request (``kmalloc_slab``): name and object size."""
     for n in KMALLOC_SIZES:
@@ -239,13 +222,6 @@ class Block:
 _SLAB_ALLOC_FRAME: Final = "__kmem_cache_alloc_node+0x1e4/0x2e0"
 _LARGE_FRAMES: Final = ["__kmalloc_large_node+0x6e/0xe0", "kmalloc_large+0x19/0xa0"]
 _VMALLOC_FRAMES: Final = ["__vmalloc_node_range+0x3c3/0x880", "__vmalloc_node+0x4a/0x60"]
-_KASAN_ALLOC: Final = ["kasan_save_stack+0x22/0x40", "kasan_set_track+0x25/0x30",
-                       "__kasan_kmalloc+0xa2/0xb0"]
-_KASAN_FREE: Final = ["kasan_save_stack+0x22/0x40", "kasan_set_track+0x25/0x30",
-                      "kasan_save_free_info+0x2e/0x40", "____kasan_slab_free+0x160/0x1c0",
-                      "slab_free_freelist_hook+0x8b/0x1c0", "__kmem_cache_free+0xaf/0x2d0"]
-_KASAN_REPORT: Final = ["dump_stack_lvl+0x48/0x70", "print_report+0xd2/0x660"]
-
 #: Where the allocators' own WARNs sit: (file:line, RIP) by kernel version.
 #: 6.1: the oracle's run on Debian 6.1.0-57; 6.7: the source's lines around
 #: 6.7 where known, the 6.1 offsets (unverified against a 6.7 build).
@@ -283,9 +259,10 @@ _PY_FOREIGN_BASE: Final = 0xFFFF888200000000
 
 
 class SlabAllocator:
-    """The allocators' bookkeeping, KASAN's and kmemleak's reports (a ``Kernel`` part)."""
+    """The allocators' bookkeeping (a ``Kernel`` part; their reports are
+    ``_kasan``'s and ``_kmemleak``'s)."""
 
-    def _init_slab(self, *, kasan_multi_shot: bool = False) -> None:
+    def _init_slab(self) -> None:
         #: Every block not yet forgotten, by address (live and freed).
         self.slab_blocks: dict[int, Block] = {}
         #: Live blocks in allocation order (kmemleak's object_list).
@@ -306,8 +283,6 @@ class SlabAllocator:
         self.slab_depot: dict[tuple[str, ...], list[str]] = {}
         #: Addresses given to Python objects freed without being allocated.
         self.slab_foreign: dict[int, int] = {}
-        self.kasan_multi_shot = kasan_multi_shot
-        self.kasan_reported = False
 
     # -- blocks -------------------------------------------------------------------
 
@@ -437,197 +412,6 @@ class SlabAllocator:
         # vfree's WARN(1, KERN_ERR "Trying to vfree() ...")
         _warn_report(site, message, 0, rip=rip, trace=frames + _trace(k, caller),
                      message_level=KERN_ERR)
-
-    # -- KASAN ---------------------------------------------------------------------
-
-    def _kasan_start(self) -> bool:
-        """Should a report be printed (only the first, unless kasan_multi_shot)?"""
-        if self.kasan_reported and not self.kasan_multi_shot:
-            return False
-        self.kasan_reported = True
-        k: Any = self
-        k.flush_log()
-        k.printk_ln(KERN_ERR, KASAN_RULE)
-        return True
-
-    def _kasan_end(self) -> None:
-        k: Any = self
-        k.printk_ln(KERN_ERR, KASAN_RULE)
-        quiet = k.test_taint(TAINT_PROPRIETARY_MODULE) or k.test_taint(TAINT_DIE) or \
-            k.test_taint(TAINT_BAD_PAGE)
-        k.add_taint(TAINT_BAD_PAGE)
-        if not quiet:  # add_taint(TAINT_BAD_PAGE, LOCKDEP_NOW_UNRELIABLE)
-            k.printk_ln(KERN_WARNING, "Disabling lock debugging due to kernel taint")
-        task = k.current
-        if task is not None:
-            k._notify_fault(task, "kasan")
-
-    def _kasan_stack(self, frames: list[str]) -> None:
-        """``dump_stack_lvl(KERN_ERR)`` inside a report."""
-        k: Any = self
-        task = k.current
-        k.printk_ln(KERN_ERR, k.cpu_line(task))
-        k.printk_ln(KERN_ERR, k.hardware_line())
-        k.print_call_trace(frames, KERN_ERR)
-
-    def _kasan_describe(self, block: Block | None, addr: int, bug: str) -> None:
-        """Who allocated and freed the object, and where the address lies in it."""
-        k: Any = self
-        if block is None:
-            return
-        if block.kind == "vmalloc":
-            if not block.freed:
-                caller = next((f for f in block.alloc.trace if f.endswith("]")), "0x0")
-                k.printk_ln(KERN_ERR, f"The buggy address belongs to the virtual mapping at\n"
-                                      f" [{block.addr:016x}, {block.addr + block.object_size + PAGE_SIZE:016x})"
-                                      f" created by:\n {caller}")
-                k.printk_ln(KERN_ERR, "")
-            return
-        if block.kind != "slab":
-            return  # pages: "The buggy address belongs to the physical page:" (left out)
-        for what, track, prefix in (("Allocated", block.alloc, _KASAN_ALLOC + block.kframes),
-                                    ("Freed", block.free, _KASAN_FREE)):
-            if track is None:
-                continue
-            k.printk_ln(KERN_ERR, f"{what} by task {track.pid}:")
-            if track.trace:
-                for frame in prefix + track.trace:
-                    k.printk_ln(KERN_ERR, " " + frame)
-            else:
-                k.printk_ln(KERN_ERR, "(stack is not available)")
-            k.printk_ln(KERN_ERR, "")
-        new_format = tuple(k.kernel_version) >= (6, 3)
-        # 6.3+ measures against the size asked for (a freed object: the cache's).
-        size = block.size if new_format and not block.freed else block.object_size
-        if addr < block.addr:
-            rel = f"{block.addr - addr} bytes to the left of"
-        elif addr >= block.addr + size:
-            rel = f"{addr - block.addr - size} bytes to the right of"
-        else:
-            rel = f"{addr - block.addr} bytes inside of"
-        state = ""
-        if new_format:
-            state = {"slab-out-of-bounds": "allocated ", "slab-use-after-free": "freed "}.get(bug, "")
-        k.printk_ln(KERN_ERR, f"The buggy address belongs to the object at {block.addr:016x}\n"
-                              f" which belongs to the cache {block.cache} of size {block.object_size}")
-        k.printk_ln(KERN_ERR, f"The buggy address is located {rel}\n"
-                              f" {state}{size}-byte region [{block.addr:016x}, {block.addr + size:016x})")
-        k.printk_ln(KERN_ERR, "")
-
-    def kasan_bug_type(self, block: Block | None, addr: int) -> str:
-        """What KASAN's shadow would call an access to *addr* (``get_shadow_bug_type``)."""
-        k: Any = self
-        if block is None:
-            return "wild-memory-access"
-        if block.kind == "vmalloc":
-            return "vmalloc-out-of-bounds"
-        inside = block.addr <= addr < block.addr + block.object_size
-        if block.freed and (inside or block.kind == "large"):
-            if block.kind == "large":
-                return "use-after-free"
-            return "slab-use-after-free" if tuple(k.kernel_version) >= (6, 3) else "use-after-free"
-        return "slab-out-of-bounds"
-
-    def kasan_report_access(self, block: Block | None, addr: int, size: int, write: bool,
-                            frames: list[str]) -> None:
-        """An access KASAN's shadow forbids: a use after free or out of bounds.
-        *frames*: the call trace from the accessing function down."""
-        if not self._kasan_start():
-            return
-        k: Any = self
-        task = k.current
-        bug = self.kasan_bug_type(block, addr)
-        where = frames[0] if frames else "0x0"
-        k.printk_ln(KERN_ERR, f"BUG: KASAN: {bug} in {where}")
-        access = "Write" if write else "Read"
-        who = f"by task {task.comm if task else 'swapper/0'}/{task.pid if task else 0}"
-        if size:
-            k.printk_ln(KERN_ERR, f"{access} of size {size} at addr {addr:016x} {who}")
-        else:
-            k.printk_ln(KERN_ERR, f"{access} at addr {addr:016x} {who}")
-        k.printk_ln(KERN_ERR, "")
-        self._kasan_stack(_KASAN_REPORT + ["kasan_report+0xd7/0x110"] + frames)
-        k.printk_ln(KERN_ERR, "")
-        self._kasan_describe(block, addr, bug)
-        self._kasan_end()
-
-    def kasan_report_invalid_free(self, block: Block | None, addr: int, frames: list[str]) -> None:
-        """``kasan_report_invalid_free``: a double free (*block* freed) or a free
-        of something that was never allocated (*block* None)."""
-        if not self._kasan_start():
-            return
-        k: Any = self
-        task = k.current
-        double = block is not None and block.freed
-        bug = "double-free" if double else "invalid-free"
-        free_site = _KASAN_FREE[-1]
-        k.printk_ln(KERN_ERR, f"BUG: KASAN: {bug} in {free_site}")
-        k.printk_ln(KERN_ERR, f"Free of addr {addr:016x} by task "
-                              f"{task.comm if task else 'swapper/0'}/{task.pid if task else 0}")
-        k.printk_ln(KERN_ERR, "")
-        self._kasan_stack(_KASAN_REPORT + ["kasan_report_invalid_free+0xe8/0x100",
-                                           "____kasan_slab_free+0x185/0x1c0",
-                                           "slab_free_freelist_hook+0x8b/0x1c0", free_site] + frames)
-        k.printk_ln(KERN_ERR, "")
-        self._kasan_describe(block, addr, bug)
-        self._kasan_end()
-
-    # -- kmemleak ------------------------------------------------------------------
-
-    def kmemleak_scan(self, mod: Any) -> int:
-        """*mod* is gone: its blocks still allocated are unreferenced.  Print
-        them as ``kmemleak.verbose=1`` does, then the summary; return how many."""
-        k: Any = self
-        leaks = [b for b in self.slab_live.values() if b.module is mod and not b.leak_reported]
-        if not leaks:
-            return 0
-        k.flush_log()
-        hz = k.hz
-        for b in leaks:
-            b.leak_reported = True
-            size = b.object_size if b.kind == "slab" else b.size if b.kind == "large" else b.object_size
-            age_ms = (k.jiffies - b.alloc.jiffies) * 1000 // hz
-            lines = [f"unreferenced object {b.addr:#010x} (size {size}):",
-                     f"  comm \"{b.alloc.comm}\", pid {b.alloc.pid}, jiffies {b.alloc.jiffies} "
-                     f"(age {age_ms // 1000}.{age_ms % 1000:03d}s)"]
-            data = self._slab_contents(b, min(size, 32))
-            if data is not None:
-                lines.append(f"  hex dump (first {len(data)} bytes):")
-                lines += [f"    {_hex_line(data[i:i + 16])}" for i in range(0, len(data), 16)]
-            lines.append("  backtrace:")
-            lines += [f"    [<{_ptr_hash(frame):016x}>] {frame}" for frame in _alloc_frames(b)]
-            for line in lines:
-                k.printk_ln(KERN_WARNING, "kmemleak: " + line)
-        n = len(leaks)
-        k.printk_ln(KERN_INFO, f"kmemleak: {n} new suspected memory leaks "
-                               f"(see /sys/kernel/debug/kmemleak)")
-        task = k.current
-        if task is not None:
-            k._notify_fault(task, "kmemleak")
-        return n
-
-    def _slab_contents(self, block: Block, n: int) -> bytes | None:
-        """The first *n* bytes of a live block (None: it holds Python fields, not bytes)."""
-        if block.c:
-            return self.slab_arena.read(block.addr, n) if self.slab_arena is not None else None
-        obj = block.obj
-        if isinstance(obj, KBuffer):
-            return bytes(obj._data[:n])
-        return None
-
-
-def _hex_line(data: bytes) -> str:
-    """``hex_dump_to_buffer(..., rowsize 16, groupsize 1, ascii)``."""
-    hexes = " ".join(f"{b:02x}" for b in data)
-    text = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in data)
-    return f"{hexes:<49}{text}" if len(data) == 16 else f"{hexes.ljust(49)}{text}"
-
-
-def _alloc_frames(block: Block) -> list[str]:
-    """kmemleak's backtrace: the allocator's frames, then the caller's."""
-    prefix = [_SLAB_ALLOC_FRAME] if block.kind == "slab" else []
-    return prefix + block.kframes + block.alloc.trace
-
 
 def _module_of_trace(k: Any, trace: list[str]) -> Any:
     """The module whose code is the innermost ``[module]`` frame of a trace."""
