@@ -69,6 +69,11 @@ def test_a_module_that_frees_what_it_allocates_gets_no_report(tmp_path: Path) ->
             pr_info("%s %d %d %d zeroed=%d aligned=%d kv=%d ksize=%zu\\n", name, head->value,
                     numbers[3], numbers[99], ((char *)area)[0] == 0,
                     ((unsigned long)area & (PAGE_SIZE - 1)) == 0, kv != NULL, ksize(name));
+            {
+                char small[4];
+                long r = strscpy(small, name, sizeof(small));
+                pr_info("strscpy %ld %s %zu\\n", r, small, strlen(name));
+            }
             return 0;
         }
         static void __exit mem_exit(void)
@@ -92,6 +97,7 @@ def test_a_module_that_frees_what_it_allocates_gets_no_report(tmp_path: Path) ->
     """)
     run = run_file(ko, seconds=1)
     assert "kernsim 2 7 9 zeroed=1 aligned=1 kv=1 ksize=8" in run.texts
+    assert "strscpy -7 ker 7" in run.texts  # -E2BIG: truncated
     assert run.texts[-1] == "all freed"
     assert not any("KASAN" in t or "kmemleak" in t or "WARNING" in t for t in run.texts)
     assert run.result.exit_code == 0 and run.stderr == []
