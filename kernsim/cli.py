@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="pace the kernel by the wall clock instead of virtual time")
     run.add_argument("--hung-task-timeout", type=_nonneg_int, default=120, metavar="SECS",
                      help="hung_task_timeout_secs (default 120; 0 disables the detector)")
+    run.add_argument("--kasan-multi-shot", action="store_true",
+                     help="print every KASAN report, not only the first (as kasan_multi_shot)")
     run.add_argument("--expect", metavar="FILE", default=None,
                      help="search the schedules for one whose dmesg contains FILE's dmesg lines")
     run.add_argument("--tolerance", type=_seconds, default=None, metavar="SECONDS",
@@ -249,7 +251,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = SessionOptions(seconds=args.seconds, hz=args.hz, policy=policy, realtime=args.realtime,
                              hung_task_timeout=args.hung_task_timeout,
                              # insmod joins its arguments with single spaces (kmod tools/insmod.c).
-                             params=" ".join(args.params))
+                             params=" ".join(args.params),
+                             kasan_multi_shot=args.kasan_multi_shot)
     if lines is not None:
         return _run_expect(image, options, lines, args)
     code, decisions = _run_printing(image, options, args.module)

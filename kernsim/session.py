@@ -61,6 +61,8 @@ class SessionOptions:
     stuck_wall_seconds: float = 2.0
     #: Run every task on an OS thread (as C tasks run); see KernelConfig.native_tasks.
     native_tasks: bool = False
+    #: Print every KASAN report, not only the first.
+    kasan_multi_shot: bool = False
 
 
 @dataclass
@@ -75,7 +77,7 @@ class SessionResult:
     records: list[Record]
     #: The replay string of the schedule the run took.
     decisions: str
-    #: Number of oops / soft-lockup reports.
+    #: Number of oops, soft-lockup, KASAN and kmemleak reports.
     faults: int = 0
     #: Simulated seconds since boot when the session ended.
     uptime: float = 0.0
@@ -99,7 +101,8 @@ class Session:
         self.kernel = Kernel(KernelConfig(
             hz=options.hz, realtime=options.realtime, policy=options.policy,
             hung_task_timeout_secs=options.hung_task_timeout,
-            stuck_wall_seconds=options.stuck_wall_seconds, native_tasks=options.native_tasks))
+            stuck_wall_seconds=options.stuck_wall_seconds, native_tasks=options.native_tasks,
+            kasan_multi_shot=options.kasan_multi_shot))
         k = self.kernel
         if console is not None:
             for rec in k.log_records():  # what boot printed before the console was attached
@@ -258,8 +261,14 @@ class Session:
         k.flush_log()
         faults = len(self.faults)
         if outcome == OK and faults:
-            self.stderr(f"kernsim: the kernel reported {faults} fault"
-                        f"{'s' if faults > 1 else ''} in module code (see the log above)")
+            leaks = sum(kind == "kmemleak" for _, kind in self.faults)
+            what = []
+            if faults - leaks:
+                n = faults - leaks
+                what.append(f"{n} fault{'s' if n > 1 else ''} in module code")
+            if leaks:
+                what.append("memory leaks")
+            self.stderr(f"kernsim: the kernel reported {' and '.join(what)} (see the log above)")
         if outcome == PANICKED:
             self.stderr(f"kernsim: the kernel panicked ({k.panicked}); stopping the simulation "
                         f"at {k.uptime:.3f} s")

@@ -71,3 +71,76 @@ def test_a_null_dereference_in_init_kills_insmod(tmp_path) -> None:
     i = run.texts.index(real[0])
     assert run.texts[i:i + 3] == real[:3]
     assert run.texts[i + 4] == real[3]  # after "PGD ... P4D 0 ", whose table addresses differ
+
+
+def _kernsim_61(ko) -> list[str]:
+    """insmod and rmmod *ko* on a kernsim kernel that prints 6.1's formats; the log texts."""
+    from kernsim._core._kernel import Kernel, KernelConfig
+    from kernsim.image import open_image
+    from kernsim.kmod import insmod, rmmod
+
+    k = Kernel(KernelConfig(hung_task_timeout_secs=0, kernel_version=(6, 1)))
+    image = open_image(str(ko))
+    try:
+        for step in ("insmod", "rmmod"):
+            done: list[int] = []
+            main = ((lambda: insmod(k, image, ko.name, "", lambda line: None)) if step == "insmod"
+                    else (lambda: rmmod(k, image.name, lambda line: None)))
+            k.spawn_process(step, main, on_exit=lambda t: done.append(t.exit_code), native=True)
+            k.run(k.now + 3_000_000_000)
+            assert done == [0], step
+    finally:
+        k.close()
+    return [r.text for r in k.log_records()]
+
+
+def _reliable_frames(texts: list[str], start: int) -> list[str]:
+    """The names of a report's call-trace frames from *start* to the module's
+    (the unwinder's "?" guesses left out)."""
+    lines = [t.strip() for t in texts]  # the transcript's lines lose their indent
+    i = lines.index("<TASK>", start) + 1
+    out = []
+    while lines[i] != "</TASK>":
+        if not lines[i].startswith("?"):
+            out.append(lines[i].split("+")[0])
+            if lines[i].endswith("]"):
+                break
+        i += 1
+    return out
+
+
+def test_kmalloc_and_vmalloc_at_their_limits(tmp_path) -> None:
+    """What 6.1 returned and printed (see tests/oracle/kmalloc_limits.c): the
+    module's lines, the page allocator's and vmalloc's WARNINGs with their
+    call traces, the vmalloc error line and vfree's messages."""
+    import re
+
+    from kernsim import kbuild
+
+    real = [ln.text for ln in read_transcript(str(ORACLE / "kmalloc_limits.dmesg"))]
+    src = tmp_path / "kmalloc_limits.c"
+    src.write_bytes((ORACLE / "kmalloc_limits.c").read_bytes())
+    ours = _kernsim_61(kbuild.build_file(src, echo=lambda line: None).modules[0])
+
+    def module(texts: list[str]) -> list[str]:
+        keep = ("kmalloc", "KMALLOC", "before", "again", "kzalloc", "nowarn", "kcalloc", "ksize",
+                "krealloc", "kstrdup", "vmalloc(", "vzalloc", "done", "exit")
+        # MAX_ORDER counts differently since 6.4 (11 exclusive, then 10 inclusive):
+        # kernsim's headers are 6.7's.
+        return [t.replace("MAX_ORDER=11", "MAX_ORDER=10") for t in texts
+                if t.startswith(keep) and not t.startswith("kmalloc_l")]
+
+    assert module(ours) == module(real)
+
+    def reports(texts: list[str]) -> list[tuple[str, ...]]:
+        out = []
+        for i, t in enumerate(texts):
+            if t.startswith("WARNING: CPU:"):
+                out.append((re.sub(r"PID: \d+", "PID: N", t), *_reliable_frames(texts, i)))
+            elif t.startswith(("Trying to vfree()", "insmod: vmalloc error:")):
+                out.append((t.split(" (0")[0],))
+        return out
+
+    assert reports(ours) == reports(real)
+    assert reports(real)[0] == ("WARNING: CPU: 0 PID: N at mm/page_alloc.c:5634 __alloc_pages+0x2a9/0x330",
+                                "__kmalloc_large_node", "kmalloc_large", "m_init")

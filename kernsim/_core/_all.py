@@ -13,6 +13,7 @@ from . import (  # noqa: F401
     _printk,
     _sched,
     _signal,
+    _slab,
     _spinlock,
     _time,
     _wait_event,

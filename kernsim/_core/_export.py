@@ -77,6 +77,12 @@ KSYMS: Final[dict[CodeType, tuple[str, int, int]]] = {}
 #: around a call from C into the kernel: see ``kernsim.cmodule``).
 FRAME_EXPANDERS: Final[dict[CodeType, Callable[[Any], list[str]]]] = {}
 
+#: Code objects of the C runtime's entries into the kernel (``kernsim.cmodule``
+#: registers its adapters): a kernel function whose caller runs one of them
+#: was called from C, and takes and returns C values -- addresses, not
+#: Python objects (the allocators of ``_slab`` serve both).
+C_ENTRIES: Final[set[CodeType]] = set()
+
 #: Sizes/offsets of well-known kernel functions as a real x86-64 6.1 kernel
 #: prints them (from the oracle's hung-task traces); others get sizes derived
 #: from their Python source length.

@@ -27,6 +27,9 @@ from ._module import Module, ModuleLoader
 from ._policy import Fifo, Policy
 from ._printk import KERN_INFO, KERN_NOTICE, PrintkLog
 from ._sched import NSEC_PER_SEC, Scheduler
+from ._kasan import Kasan
+from ._kmemleak import Kmemleak
+from ._slab import SlabAllocator
 from ._states import TASK_INTERRUPTIBLE
 from ._task import Task
 from ._time import initial_jiffies
@@ -69,9 +72,12 @@ class KernelConfig:
     #: Run every task on an OS thread of its own, as tasks that run C code
     #: are (for testing that both kinds of context schedule alike).
     native_tasks: bool = False
+    #: Print every KASAN report, not only the first (the kasan_multi_shot boot option).
+    kasan_multi_shot: bool = False
 
 
-class Kernel(Kthreads, ModuleLoader, Diagnostics, PrintkLog, Scheduler):
+class Kernel(Kthreads, ModuleLoader, SlabAllocator, Kasan, Kmemleak, Diagnostics, PrintkLog,
+             Scheduler):
     """A booted simulated kernel.  Create it, then :meth:`run` it.
 
     ``Scheduler`` comes last: the other parts override its hooks
@@ -95,6 +101,8 @@ class Kernel(Kthreads, ModuleLoader, Diagnostics, PrintkLog, Scheduler):
         self._init_printk(log_buf_len=config.log_buf_len)
         self._init_kthreads()
         self._init_modules()
+        self._init_slab()
+        self._init_kasan(multi_shot=config.kasan_multi_shot)
         self._init_diag(hung_task_timeout_secs=config.hung_task_timeout_secs,
                         hung_task_check_interval_secs=config.hung_task_check_interval_secs,
                         hung_task_warnings=config.hung_task_warnings,
@@ -144,8 +152,11 @@ class Kernel(Kthreads, ModuleLoader, Diagnostics, PrintkLog, Scheduler):
     # -- modules --------------------------------------------------------------
 
     def module_freed(self, mod: Module, why: str = "its exit function did not stop it") -> None:
-        """A module's memory is gone: any task still executing its code faults
-        when it next runs (as a kthread left behind by a buggy exit does)."""
+        """A module's memory is gone: what it allocated and did not free can no
+        longer be referenced (kmemleak reports it), and any task still
+        executing its code faults when it next runs (as a kthread left behind
+        by a buggy exit does)."""
+        self.kmemleak_scan(mod)
         for task in list(self.tasks.values()):
             if task.module is mod and task.alive:
                 addr = mod.kaddr + 0x10 * (task.pid % 64)
@@ -173,6 +184,7 @@ class Kernel(Kthreads, ModuleLoader, Diagnostics, PrintkLog, Scheduler):
     def close(self) -> None:
         """Unwind every task; the kernel is not usable afterwards."""
         self.teardown()
+        self.release_memory()
 
     def __enter__(self) -> Kernel:
         return self

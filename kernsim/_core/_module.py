@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import builtins
 import os
+import sys
+import types
 from types import CodeType
 from typing import Any, Callable, Final
 
@@ -102,9 +104,20 @@ class ModuleImage:
         """Run the module body in a fresh namespace: the Python counterpart of
         a C module's static data and macros (MODULE_LICENSE, module_init...),
         which register with *mod*.  Raises what the body raises."""
-        mod.namespace = {"__name__": f"kernsim.modules.{mod.name}", "__file__": self.path,
-                         "__builtins__": builtins}
-        exec(self.code, mod.namespace)
+        name = f"kernsim.modules.{mod.name}"
+        body = types.ModuleType(name)
+        body.__dict__.update({"__file__": self.path, "__builtins__": builtins})
+        mod.namespace = body.__dict__
+        # Importable while the body runs: @dataclass looks its module up.
+        saved = sys.modules.get(name)
+        sys.modules[name] = body
+        try:
+            exec(self.code, mod.namespace)
+        finally:
+            if saved is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = saved
 
 
 class Module:

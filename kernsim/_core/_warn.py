@@ -32,17 +32,24 @@ def _caller_site(depth: int) -> str:
 CUT_HERE = "------------[ cut here ]------------"
 
 
-def _warn_report(site: str, message: str | None, depth: int, *, cut: bool = True) -> None:
-    """``__warn()``: the report, then TAINT_WARN."""
+def _warn_report(site: str, message: str | None, depth: int, *, cut: bool = True,
+                 rip: str | None = None, trace: list[str] | None = None,
+                 message_level: str = KERN_WARNING) -> None:
+    """``__warn()``: the report, then TAINT_WARN.  For a warning of kernel
+    code that has no Python frames of its own (the allocators' checks), *rip*
+    is the function that warned and *trace* its callers; else both come from
+    the frame *depth* up from the caller.  *message_level*: the level of
+    WARN()'s message (its format may start with one, as ``KERN_ERR``)."""
     k = cur.k
     task = k.current
     k.flush_log()
     if cut:
         k.printk_ln(KERN_WARNING, CUT_HERE)
     if message:
-        k.printk_ln(KERN_WARNING, message)
-    trace = k.trace_from_frame(sys._getframe(depth + 1))
-    where = trace[0] if trace else "0x0"
+        k.printk_ln(message_level, message)
+    if trace is None:
+        trace = k.trace_from_frame(sys._getframe(depth + 1)) + (k.trace_base(task) if task else [])
+    where = rip or (trace[0] if trace else "0x0")
     cpu = task.cpu if task else 0
     pid = task.pid if task else 0
     k.printk_ln(KERN_WARNING, f"WARNING: CPU: {cpu} PID: {pid} at {site} {where}")
@@ -50,7 +57,7 @@ def _warn_report(site: str, message: str | None, depth: int, *, cut: bool = True
     k.printk_ln(KERN_WARNING, k.cpu_line(task))
     k.printk_ln(KERN_WARNING, k.hardware_line())
     k.printk_ln(KERN_WARNING, f"RIP: 0010:{where}")
-    k.print_call_trace(trace + (k.trace_base(task) if task else []), KERN_WARNING)
+    k.print_call_trace(trace, KERN_WARNING)
     k.printk_ln(KERN_WARNING, "---[ end trace 0000000000000000 ]---")
     k.add_taint(TAINT_WARN)
 

@@ -19,6 +19,7 @@ that entered module code raises it again on the Python side.
 
 from __future__ import annotations
 
+import sys
 import threading
 import weakref
 from typing import Any, Callable, Final
@@ -28,13 +29,14 @@ from .._core._diag import StuckInModuleCode
 from .._core._task import ThreadContext
 from .._core._current import cur
 from .._core._errno import MAX_ERRNO, ErrPtr
-from .._core._export import EXPORTS, FRAME_EXPANDERS
+from .._core._export import C_ENTRIES, EXPORTS, FRAME_EXPANDERS
 from .._core._kernel import BOOT_HOOKS
 from .._core._lockdep import LD_WAIT_CONFIG, LD_WAIT_SLEEP
 from .._core._printk import format_printf
 from .._core._task import Task
 from .._core._waitqueue import LIST_POISON, autoremove_wake_function, default_wake_function, \
     woken_wake_function
+from . import memory
 from . import runtime as rt
 from .params import CParams
 
@@ -264,6 +266,8 @@ class CFunction:
             how = b.lib.kernsim_call_threadfn(self.fnptr, data if data is not None else b.ffi.NULL,
                                               fault, ret)
         fault_ip = fault.ip  # noqa: F841  (read by the trace expander)
+        if how == 0:
+            memory.report_memfault(b, None, sys._getframe(0))  # a bad access just before returning
         result = b.outcome(how, fault, ret[0])
         return None if self.kind == "exit" else result
 
@@ -326,6 +330,14 @@ class Bridge:
         if a in (LIST_POISON1, LIST_POISON2):
             return LIST_POISON
         return self.entry(self.ffi.cast("struct wait_queue_entry *", a - self._entry_offset))
+
+    def forget_range(self, lo: int, hi: int) -> None:
+        """Memory in [lo, hi) is gone (a kernel's module memory): drop the
+        proxies made for structures there, so that new ones at the same
+        addresses start afresh."""
+        for table in (self._nodes, self._heads, self._completions):
+            for a in [a for a in table if lo <= a < hi]:
+                del table[a]
 
     def link(self, value: Any, poison: int) -> Any:
         if value is None:
@@ -492,9 +504,9 @@ class Bridge:
             # the watchdog stopped module code that never called the kernel
             return StuckInModuleCode()
         if sig in (11, 7):
-            err = int(fault.err)
+            err = int(fault.err)  # x86 #PF error code: bit 1 a write, bit 4 a fetch
             exc: BaseException = PageFault(int(fault.addr), f"{_SIGNALS[sig]} in module code at {where}",
-                                           fetch=bool(err & 0x10), write=bool(err & 0x2))
+                                           write=bool(err & 2), fetch=bool(err & 0x10))
         elif sig == 8:
             exc = Trap("divide error", f"in module code at {where}")
         else:
@@ -550,6 +562,9 @@ def _ret_converter(bridge: Bridge, ctype: str) -> Callable[[Any], Any] | None:
         return bridge.task_ptr
     if t == "void":
         return lambda r: None
+    if t.endswith("*"):  # an address (the allocators return ints for C)
+        ffi = bridge.ffi
+        return lambda r: ffi.NULL if r is None else ffi.cast(t, r)
     return lambda r: 0 if r is None else int(r)
 
 
@@ -631,6 +646,7 @@ def _extra_ops(bridge: Bridge) -> dict[str, Callable[..., Any]]:
     for fn in (vprintk, kthread_create_on_node, set_state, panic_):
         FRAME_EXPANDERS[fn.__code__] = _expand_call_from_c
     return {
+        "memory_fault": memory.memory_fault_op(bridge),
         "vprintk": vprintk,
         "kthread_create_on_node": kthread_create_on_node,
         "panic": panic_,
@@ -704,7 +720,10 @@ def bridge() -> Bridge:
         adapter = _adapter(b, EXPORTS[sym.name].obj, convs, _ret_converter(b, proto.ret))
         impls[proto.name] = adapter
     impls.update(_extra_ops(b))
-    FRAME_EXPANDERS[_adapter(b, lambda: None, [], lambda r: r).__code__] = _expand_call_from_c
+    adapter_code = _adapter(b, lambda: None, [], lambda r: r).__code__
+    FRAME_EXPANDERS[adapter_code] = _expand_call_from_c
+    C_ENTRIES.add(adapter_code)
+    memory.install(b)
     for name, ctype in rt.ops_fields():
         cb = ffi.callback(ctype, impls[name], onerror=b.on_callback_error)
         _callbacks.append(cb)

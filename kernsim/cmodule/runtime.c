@@ -15,7 +15,9 @@
  *     the module, the task being killed, the kernel torn down): the Python side
  *     sets kernsim_unwinding and the forwarder jumps back as the call returns.
  * Only module C frames lie between a guard and the forwarder that jumps, so no
- * Python frame is ever skipped.
+ * Python frame is ever skipped.  A bad access to module memory (kmalloc'd or
+ * vmalloc'd) does not leave module code: the kernel reports it, as KASAN
+ * does, and the code goes on (see "module memory" below).
  *
  * This file is built with the system's headers into one shared library per
  * process (loaded RTLD_GLOBAL); module objects are linked into their own
@@ -30,9 +32,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <ucontext.h>
 
 typedef unsigned long long u64;
+typedef unsigned int gfp_t;
 struct task_struct;
 struct wait_queue_head;
 struct wait_queue_entry;
@@ -100,23 +104,47 @@ static void kernsim_stack_bounds(void)
 	pthread_attr_destroy(&attr);
 }
 
-static __attribute__((noinline)) void kernsim_walk(void **fp)
+/* The return addresses of the frame-pointer chain from fp, into *out. */
+static void kernsim_walk_into(void **fp, struct kernsim_callers *out)
 {
 	int n = 0;
 
-	if (!kernsim_stack_hi)
-		kernsim_stack_bounds();
 	while (n < KERNSIM_MAX_CALLERS && (char *)fp >= kernsim_stack_lo &&
 	       (char *)(fp + 2) <= kernsim_stack_hi && !((unsigned long)fp & 7)) {
 		void **next = fp[0];
 
-		kernsim_callers.pc[n++] = fp[1];
+		out->pc[n++] = fp[1];
 		if (next <= fp)
 			break;
 		fp = next;
 	}
-	kernsim_callers.n = n;
+	out->n = n;
 }
+
+static __attribute__((noinline)) void kernsim_walk(void **fp)
+{
+	if (!kernsim_stack_hi)
+		kernsim_stack_bounds();
+	kernsim_walk_into(fp, &kernsim_callers);
+}
+
+/*
+ * A bad access to module memory (see "module memory" below), noted by the
+ * fault handler and reported by the kernel at the module's next call into
+ * it -- or as that call returns, if kernel code made the access.
+ */
+struct kernsim_memfault {
+	int active;		/* 1 in a note taken */
+	int write;		/* the page fault's error code had the write bit */
+	unsigned long addr;	/* the address accessed */
+	unsigned long ip;	/* the instruction that accessed it */
+	unsigned long sp_word;	/* the word at the stack pointer (a leaf's return address) */
+	struct kernsim_callers chain;	/* the frame-pointer chain at the access */
+};
+#define KERNSIM_MAX_MEMFAULTS 4
+static __thread struct kernsim_memfault kernsim_memfaults[KERNSIM_MAX_MEMFAULTS];
+static __thread int kernsim_memfault_n;	/* notes not yet reported */
+static void kernsim_deliver_memfault(const char *where);
 
 #include "ops.h"	/* struct kernsim_ops: generated */
 
@@ -154,8 +182,19 @@ static void kernsim_unwind(void)
  */
 static __thread volatile sig_atomic_t kernsim_in_module;
 
-#define KERNSIM_ENTER() (kernsim_in_module = 0, kernsim_walk(__builtin_frame_address(0)))
-#define KERNSIM_LEAVE() do { kernsim_in_module = 1; if (__builtin_expect(kernsim_unwinding, 0) && kernsim_top) kernsim_unwind(); } while (0)
+#define KERNSIM_ENTER() do {							\
+	kernsim_in_module = 0;							\
+	kernsim_walk(__builtin_frame_address(0));				\
+	if (__builtin_expect(kernsim_memfault_n, 0))				\
+		kernsim_deliver_memfault(NULL);					\
+} while (0)
+#define KERNSIM_LEAVE() do {							\
+	kernsim_in_module = 1;							\
+	if (__builtin_expect(kernsim_memfault_n, 0))				\
+		kernsim_deliver_memfault(__func__);				\
+	if (__builtin_expect(kernsim_unwinding, 0) && kernsim_top)		\
+		kernsim_unwind();						\
+} while (0)
 
 /* -- guards: 0 returned normally, 1 faulted (signal), 2 unwound -------------- */
 
@@ -229,11 +268,15 @@ int kernsim_stop_signal(void)
 static struct sigaction kernsim_old[32];
 static const int kernsim_fault_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL };
 
+static int kernsim_memory_fault(unsigned long addr, ucontext_t *uc);
+
 static void kernsim_fault_handler(int sig, siginfo_t *si, void *ucv)
 {
 	struct kernsim_frame *frame = kernsim_top;
 	ucontext_t *uc = ucv;
 
+	if (sig == SIGSEGV && kernsim_memory_fault((unsigned long)si->si_addr, uc))
+		return;	/* the access is made again, and succeeds */
 	if (frame == NULL) {
 		/* Not in module code: whoever handled it before (Python's
 		 * faulthandler, or the default action) gets it. */
@@ -266,6 +309,8 @@ void kernsim_thread_init(void)
 {
 	stack_t ss;
 
+	if (!kernsim_stack_hi)
+		kernsim_stack_bounds();	/* not in a signal handler: it may allocate */
 	if (kernsim_sigstack_set)
 		return;
 	ss.ss_sp = kernsim_sigstack;
@@ -293,6 +338,138 @@ void kernsim_install_fault_handlers(void)
 	sa.sa_sigaction = kernsim_stop_handler;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
 	sigaction(KERNSIM_STOP_SIGNAL, &sa, NULL);
+}
+
+/* -- module memory: the arenas of kmalloc and vmalloc ------------------- */
+
+/*
+ * What module code gets from kmalloc()/vmalloc() is real memory, carved by
+ * the simulated kernel (kernsim/_core/_slab.py) out of an arena: one large
+ * reservation per kernel, PROT_NONE, whose pages are made accessible when a
+ * block is allocated and inaccessible again when it is freed.  Each block
+ * ends at a guard page.  So a use after free, or an access past the end of
+ * a block, faults -- and the handler reports it as KASAN would instead of
+ * letting the task oops: it notes the access, opens the page, and returns;
+ * the access is made again and succeeds (reading what the block held), as
+ * after a real KASAN report.  The note is reported at the next call into
+ * the kernel (KERNSIM_ENTER) or as the current one returns (KERNSIM_LEAVE).
+ */
+#define KERNSIM_MAX_ARENAS 16
+static struct { unsigned long lo, hi; } kernsim_arenas[KERNSIM_MAX_ARENAS];
+
+unsigned long kernsim_arena_reserve(unsigned long hint, unsigned long size)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	void *p;
+	int i;
+
+#ifdef MAP_FIXED_NOREPLACE
+	if (hint)
+		flags |= MAP_FIXED_NOREPLACE;
+#endif
+	p = mmap((void *)hint, size, PROT_NONE, flags, -1, 0);
+	if (p == MAP_FAILED)
+		return 0;
+	if (hint && (unsigned long)p != hint) {	/* an old kernel took it as a hint only */
+		munmap(p, size);
+		return 0;
+	}
+	for (i = 0; i < KERNSIM_MAX_ARENAS; i++) {
+		if (!kernsim_arenas[i].hi) {
+			kernsim_arenas[i].lo = (unsigned long)p;
+			kernsim_arenas[i].hi = (unsigned long)p + size;
+			return (unsigned long)p;
+		}
+	}
+	munmap(p, size);
+	return 0;
+}
+
+void kernsim_arena_release(unsigned long lo, unsigned long size)
+{
+	int i;
+
+	for (i = 0; i < KERNSIM_MAX_ARENAS; i++)
+		if (kernsim_arenas[i].lo == lo)
+			kernsim_arenas[i].lo = kernsim_arenas[i].hi = 0;
+	munmap((void *)lo, size);
+}
+
+/* Make [addr, addr + len) accessible (rw) or not; 0 on success. */
+int kernsim_mem_protect(unsigned long addr, unsigned long len, int rw)
+{
+	return mprotect((void *)addr, len, rw ? PROT_READ | PROT_WRITE : PROT_NONE);
+}
+
+/* Give the pages' memory back (they read as zeroes when next opened). */
+int kernsim_mem_discard(unsigned long addr, unsigned long len)
+{
+	return madvise((void *)addr, len, MADV_DONTNEED);
+}
+
+static int kernsim_memory_fault(unsigned long addr, ucontext_t *uc)
+{
+	int i;
+
+	for (i = 0; i < KERNSIM_MAX_ARENAS; i++)
+		if (addr >= kernsim_arenas[i].lo && addr < kernsim_arenas[i].hi)
+			break;
+	if (i == KERNSIM_MAX_ARENAS)
+		return 0;
+	if (kernsim_memfault_n < KERNSIM_MAX_MEMFAULTS) {	/* else: one note too many */
+		struct kernsim_memfault *m = &kernsim_memfaults[kernsim_memfault_n++];
+		unsigned long sp = (unsigned long)uc->uc_mcontext.gregs[REG_RSP];
+
+		m->addr = addr;
+		m->ip = (unsigned long)uc->uc_mcontext.gregs[REG_RIP];
+		m->write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0;
+		m->sp_word = 0;
+		m->chain.n = 0;
+		if (kernsim_stack_hi) {
+			if ((char *)sp >= kernsim_stack_lo && (char *)sp + 8 <= kernsim_stack_hi)
+				m->sp_word = *(unsigned long *)sp;
+			kernsim_walk_into((void **)uc->uc_mcontext.gregs[REG_RBP], &m->chain);
+		}
+		m->active = 1;
+	}
+	return mprotect((void *)(addr & ~4095UL), 4096, PROT_READ | PROT_WRITE) == 0;
+}
+
+/* The oldest note not yet reported, into *out: 1, or 0 if there is none. */
+int kernsim_take_memfault(struct kernsim_memfault *out)
+{
+	int i;
+
+	if (!kernsim_memfault_n)
+		return 0;
+	*out = kernsim_memfaults[0];
+	for (i = 1; i < kernsim_memfault_n; i++)
+		kernsim_memfaults[i - 1] = kernsim_memfaults[i];
+	kernsim_memfault_n--;
+	return 1;
+}
+
+static void kernsim_deliver_memfault(const char *where)
+{
+	kernsim_ops.memory_fault(where);
+	if (kernsim_unwinding && kernsim_top)
+		kernsim_unwind();
+}
+
+/* strscpy (lib/string.c): copy with truncation, -E2BIG when it truncated. */
+long strscpy(char *dest, const char *src, size_t count)
+{
+	size_t i;
+
+	if (count == 0)
+		return -7;
+	for (i = 0; i < count; i++) {
+		dest[i] = src[i];
+		if (!src[i])
+			return i;
+	}
+	dest[count - 1] = 0;
+	return -7;
 }
 
 /* Symbol of a code address: name and start (for "fn+0x25/0x70 [module]"). */

@@ -37,12 +37,14 @@ EXTRA_OPS: Final = (
     ("init_waitqueue_head", "void(struct wait_queue_head *, const char *, struct lock_class_key *)"),
     ("param_set", "int(const char *, const void *)"),
     ("param_get", "int(char *, const void *)"),
+    ("memory_fault", "void(const char *)"),
 )
 
 #: The C structures Python reads and writes.  They must match the layout of
 #: kernsim/include's (test_cmodule checks offsets against the compiler's).
 STRUCTS: Final = """
 typedef unsigned long long u64;
+typedef unsigned int gfp_t;
 struct list_head { struct list_head *next, *prev; };
 struct wait_queue_entry { unsigned int flags; void *private; void *func; struct list_head entry; };
 struct wait_queue_head { unsigned int lock; struct list_head head; };
@@ -60,6 +62,9 @@ struct kernel_param { const char *name; void *mod; const struct kernel_param_ops
 struct kparam_string { unsigned int maxlen; char *string; };
 struct kparam_array { unsigned int max; unsigned int elemsize; unsigned int *num;
                       const struct kernel_param_ops *ops; void *elem; };
+struct kernsim_callers { int n; void *pc[8]; };
+struct kernsim_memfault { int active; int write; unsigned long addr; unsigned long ip;
+                          unsigned long sp_word; struct kernsim_callers chain; };
 """
 
 KERNSIM_ARG_INT: Final = 0
@@ -120,9 +125,13 @@ def cdef() -> str:
     lines += [f"extern {(sym.c or '').replace('const ', '', 1)};" for sym in c_data()]
     lines += [
         "void kernsim_request_unwind(void);",
-        "struct kernsim_callers { int n; void *pc[8]; };",
         "extern char kernsim_bit_wait_table[16384];",
         "struct kernsim_callers kernsim_last_caller(void);",
+        "unsigned long kernsim_arena_reserve(unsigned long hint, unsigned long size);",
+        "void kernsim_arena_release(unsigned long lo, unsigned long size);",
+        "int kernsim_mem_protect(unsigned long addr, unsigned long len, int rw);",
+        "int kernsim_mem_discard(unsigned long addr, unsigned long len);",
+        "int kernsim_take_memfault(struct kernsim_memfault *out);",
         "void kernsim_thread_init(void);",
         "void kernsim_install_fault_handlers(void);",
         "int kernsim_stop_signal(void);",
