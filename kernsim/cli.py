@@ -319,7 +319,12 @@ def _run_expect(image: ModuleImage, options: SessionOptions, lines: list, args: 
         tolerance_ns = int(round(args.tolerance * 1e9))
     else:
         tolerance_ns = default_tolerance_ns(args.hz)
-    found = search(image, options, lines, tolerance_ns=tolerance_ns, max_schedules=args.max_schedules)
+    def progress(tried: int, matched: int) -> None:
+        print(f"kernsim: --expect: {tried} of at most {args.max_schedules} schedules tried; the best "
+              f"matched {matched} of {len(lines)} lines so far", file=sys.stderr, flush=True)
+
+    found = search(image, options, lines, tolerance_ns=tolerance_ns, max_schedules=args.max_schedules,
+                   progress=progress)
     if not found.found:
         plural = "s" if found.schedules != 1 else ""
         print(f"kernsim: no schedule reproduced {args.expect} ({found.schedules} schedule{plural} tried); "

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import heapq
 import re
+import time
 from dataclasses import dataclass
 from typing import Callable, Final
 
@@ -225,14 +226,27 @@ def command_time_hint(out: RunOutcome, options: SessionOptions) -> str | None:
     return None
 
 
+#: How often a long search says how it is going (wall seconds).
+PROGRESS_EVERY: Final = 10.0
+
+
 def search(image: ModuleImage, options: SessionOptions, lines: list[ExpectedLine], *,
-           tolerance_ns: int, max_schedules: int) -> SearchResult:
-    """Find a schedule whose log contains *lines* (see the module docstring)."""
+           tolerance_ns: int, max_schedules: int,
+           progress: Callable[[int, int], None] | None = None) -> SearchResult:
+    """Find a schedule whose log contains *lines* (see the module docstring).
+
+    progress: called as ``progress(schedules tried, lines the best matched)``
+    every PROGRESS_EVERY seconds of a long search (C modules run slower).
+    """
     heap: list[tuple[int, int, int, list[int]]] = [(0, 0, 0, [])]
     seq = 0
     runs = 0
     best: RunOutcome | None = None
+    next_report = time.monotonic() + PROGRESS_EVERY
     while heap and runs < max_schedules:
+        if progress is not None and best is not None and time.monotonic() >= next_report:
+            progress(runs, best.matcher.p)
+            next_report = time.monotonic() + PROGRESS_EVERY
         _, deviations, _, prefix = heapq.heappop(heap)
         # The first run goes to the end: if it fails on a line that the
         # session's own commands print, no schedule can fix that.

@@ -161,3 +161,17 @@ def test_readme_api_list_is_generated_from_the_symbol_list() -> None:
     readme = (REPO / "README.md").read_text()
     assert _export.readme_with_api_list(readme) == readme, \
         "README's API list is stale: run python -m kernsim._core._export"
+
+
+def test_a_long_expect_search_says_how_it_is_going(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from kernsim import expect
+
+    monkeypatch.setattr(expect, "PROGRESS_EVERY", 0.0)
+    want = tmp_path / "impossible.dmesg"
+    want.write_text("[  100.000000] inside kthread init function\n"
+                    "[  100.010000] wait thread execution i value = 99\n")
+    code = main(["run", str(SEED / "wait_event.py"), "--expect", str(want), "--max-schedules", "4"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "kernsim: --expect: 1 of at most 4 schedules tried; the best matched 1 of 2 lines so far" in err
