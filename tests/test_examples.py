@@ -12,7 +12,7 @@ from conftest import REPO, run_file
 from kernsim import kbuild
 from kernsim._core._printk import format_dmesg_line
 
-EXAMPLES = ["completion", "signal"]
+EXAMPLES = ["completion", "signal", "prodcons"]
 
 
 def lines_after_boot(path: Path) -> list[str]:
