@@ -265,6 +265,31 @@ rq_methods(PyObject *rq)
     return 0;
 }
 
+/* ---- the running kernel ------------------------------------------------------ */
+
+/*
+ * cur.k as a new reference, or NULL with an exception: with no kernel running
+ * cur.k is a placeholder whose every attribute raises KernelNotRunning, and
+ * reading one here raises it for the caller.
+ */
+static PyObject *
+running_kernel(void)
+{
+    PyObject *k = slot_get(cur_holder, cur_k, "k"), *r;
+    if (k == NULL)
+        return NULL;
+    if (!PyObject_TypeCheck(k, SchedType)) {
+        r = PyObject_GetAttrString(k, "current");
+        if (r != NULL) {  /* not the placeholder after all: refuse anyway */
+            Py_DECREF(r);
+            PyErr_SetString(PyExc_RuntimeError, "kernsim: no kernel is running");
+        }
+        return NULL;
+    }
+    Py_INCREF(k);
+    return k;
+}
+
 /* ---- try_to_wake_up ------------------------------------------------------------ */
 
 static long
@@ -811,14 +836,9 @@ wait_event_core(PyObject *wq_head, PyObject *condition, PyObject *state_obj, PyO
     exclusive = PyObject_IsTrue(excl_obj);
     if (exclusive < 0)
         return NULL;
-    k = slot_get(cur_holder, cur_k, "k");
+    k = running_kernel();
     if (k == NULL)
         return NULL;
-    if (!PyObject_TypeCheck(k, SchedType)) {
-        /* No kernel running: reading it raises KernelNotRunning. */
-        return PyObject_GetAttrString(k, "current");
-    }
-    Py_INCREF(k);
     task = slot_get(k, K_current, "current");
     if (task == NULL)
         goto error;
@@ -1099,12 +1119,9 @@ wake_up(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     nr = PyLong_AsLong(args[1]);
     if (nr == -1 && PyErr_Occurred())
         return NULL;
-    k = slot_get(cur_holder, cur_k, "k");
+    k = running_kernel();
     if (k == NULL)
         return NULL;
-    if (!PyObject_TypeCheck(k, SchedType))
-        return PyObject_GetAttrString(k, "current");  /* raises KernelNotRunning */
-    Py_INCREF(k);
     if (point_add(k) < 0)
         goto error;
     if (!Py_IS_TYPE(wq_head, HeadType) || has_owned_entry(wq_head)) {
@@ -1379,12 +1396,9 @@ msleep(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         Py_INCREF(k);
         goto python;
     }
-    k = slot_get(cur_holder, cur_k, "k");
+    k = running_kernel();
     if (k == NULL)
         return NULL;
-    if (!PyObject_TypeCheck(k, SchedType))
-        return PyObject_GetAttrString(k, "current");  /* raises KernelNotRunning */
-    Py_INCREF(k);
     if (point_add(k) < 0)
         goto error;
     m = PyLong_AsUnsignedLongMask(args[0]) & 0xffffffffUL;
@@ -1564,12 +1578,9 @@ kthread_should_stop(PyObject *mod, PyObject *unused)
     PyObject *k, *task, *kt, *r;
     long flags;
 
-    k = slot_get(cur_holder, cur_k, "k");
+    k = running_kernel();
     if (k == NULL)
         return NULL;
-    if (!PyObject_TypeCheck(k, SchedType))
-        return PyObject_GetAttrString(k, "current");  /* raises KernelNotRunning */
-    Py_INCREF(k);
     if (point_add(k) < 0)
         goto error;
     task = slot_get(k, K_current, "current");
