@@ -244,7 +244,7 @@ class Task:
         "last_switch_time", "slice_end", "spin_start", "lockup_report_at", "usage",
         "exit_code", "module", "tty", "blocked_on", "sleep_timer", "cpu",
         "kaddr", "user", "oopsed", "signals", "sig_allowed", "on_exit", "doomed", "sleep_site",
-        "preempt_count", "held_locks", "__weakref__",
+        "preempt_count", "held_locks", "c_stack", "__weakref__",
     )
 
     def __init__(self, pid: int, comm: str, *, user: bool = False) -> None:
@@ -303,6 +303,9 @@ class Task:
         #: they stand for, innermost first, to be shown right after the frame
         #: running *anchor* (a code object), or first of all if it is None.
         self.sleep_site: tuple[Any, ...] | None = None
+        #: A task running C module code: where its stack's live module frames
+        #: end, as of its latest call into the kernel (the C runtime's record).
+        self.c_stack: Any = None
         #: ``preempt_count()`` of the task's own locking: +1 per spinlock held
         #: (``PREEMPT_LOCK_OFFSET``), +0x200 more for a ``_bh`` one.  Nonzero:
         #: sleeping is a bug (``BUG: scheduling while atomic``, see ``_lockdep``).

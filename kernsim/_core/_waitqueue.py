@@ -106,6 +106,10 @@ class wait_queue_entry:
         #: corruption (see stale_entry_bug()).
         self.owner: tuple[Any, Any] | None = None
 
+    def is_stale(self) -> bool:
+        """Declared by a module function that has returned (see check_stale())."""
+        return self.owner is not None and not _alive(self.owner)
+
     @property
     def queued(self) -> bool:
         """On a wait queue (its link is neither empty, uninitialised nor poisoned)."""
@@ -189,15 +193,23 @@ def check_stale(entry: Any) -> None:
     """CONFIG_DEBUG_LIST meets an entry whose declaring function returned while
     it was still queued (no finish_wait()/remove_wait_queue()): its memory is
     someone else's stack now."""
-    owner = getattr(entry, "owner", None)
-    if owner is not None and not _alive(owner):
-        task = owner[0]
+    is_stale = getattr(entry, "is_stale", None)
+    if is_stale is None or not is_stale():
+        return
+    addr = getattr(entry, "address", None)
+    if addr is None:  # a Python entry: a made-up stack address of its task
+        task = entry.owner[0]
         addr = 0xFFFFC90000000000 + (task.pid if task is not None else 0) * 0x4000 + 0x3E48
-        raise KernelBug(
-            f"list_del corruption. prev->next should be {addr:016x}, but was "
-            f"6b6b6b6b6b6b6b6b. (prev={addr - 0x40:016x}) (a wait entry was left queued "
-            f"when the function that declared it returned without finish_wait() or "
-            f"remove_wait_queue(): its stack has been reused)")
+    raise KernelBug(
+        f"list_del corruption. prev->next should be {addr:016x}, but was "
+        f"6b6b6b6b6b6b6b6b. (prev={addr - 0x40:016x}) (a wait entry was left queued "
+        f"when the function that declared it returned without finish_wait() or "
+        f"remove_wait_queue(): its stack has been reused)")
+
+
+def _needs_check(node: Any) -> bool:
+    """Could *node* be a stale stack entry (a module's own, or a C one)?"""
+    return type(node) is not wait_queue_entry or node.owner is not None
 
 
 def _check_del(entry: wait_queue_entry) -> None:
@@ -214,7 +226,7 @@ def _check_del(entry: wait_queue_entry) -> None:
 def _check_neighbours(head: Any) -> None:
     """list_add()'s CONFIG_DEBUG_LIST check of the entries a new one goes between."""
     for node in (head.next, head.prev):
-        if getattr(node, "owner", None) is not None:
+        if node is not head and _needs_check(node):
             check_stale(node)
 
 
@@ -490,7 +502,7 @@ def __wake_up_common(wq_head: wait_queue_head, mode: int, nr_exclusive: int, wak
     head = wq_head.head
     curr = head.next
     while curr is not head:
-        if getattr(curr, "owner", None) is not None:
+        if _needs_check(curr):
             check_stale(curr)
         nxt = curr.next
         flags = curr.flags

@@ -112,6 +112,24 @@ class CWaitEntry(CListHead):
         n = self.next
         return n is not self and n is not None and n is not LIST_POISON
 
+    @property
+    def address(self) -> int:
+        return self.bridge.addr(self.ptr)
+
+    def is_stale(self) -> bool:
+        """Is this entry on its task's stack, below the frames still live?  The
+        task is in a kernel call (or asleep in one, or gone): what lies below
+        that call's frame is no module function's any more."""
+        task = self.private
+        chain = getattr(task, "c_stack", None) if task is not None else None
+        if chain is None:
+            return False
+        a = self.address
+        lo, hi = self.bridge.addr(chain.stack_lo), self.bridge.addr(chain.stack_hi)
+        if not lo <= a < hi:
+            return False  # not on that stack (a static entry, or another task's)
+        return bool(task.exit_state) or a < self.bridge.addr(chain.sp)
+
     def __repr__(self) -> str:
         return f"<C wait_queue_entry at {self.bridge.addr(self.ptr):#x} flags={self.flags:#x}>"
 
@@ -572,7 +590,8 @@ def _adapter(bridge: Bridge, impl: Callable[..., Any], convs: list[Any], ret: An
     lib = bridge.lib
 
     def call_from_c(*args: Any) -> Any:
-        caller = lib.kernsim_last_caller()  # noqa: F841  (read by the trace expander)
+        caller = lib.kernsim_last_caller()  # (read by the trace expander)
+        cur.k.current.c_stack = caller  # where the module's live frames end (CWaitEntry.is_stale)
         return ret(impl(*[c(a) if c is not None else a for c, a in zip(convs, args)]))
 
     return call_from_c

@@ -85,6 +85,8 @@ static __thread int kernsim_unwinding;
 struct kernsim_callers {
 	int n;
 	void *pc[KERNSIM_MAX_CALLERS];
+	void *sp;		/* the forwarder's frame: module frames live above it */
+	void *stack_lo, *stack_hi;	/* this thread's stack */
 };
 static __thread struct kernsim_callers kernsim_callers;
 static __thread char *kernsim_stack_lo, *kernsim_stack_hi;
@@ -126,6 +128,9 @@ static __attribute__((noinline)) void kernsim_walk(void **fp)
 	if (!kernsim_stack_hi)
 		kernsim_stack_bounds();
 	kernsim_walk_into(fp, &kernsim_callers);
+	kernsim_callers.sp = fp;
+	kernsim_callers.stack_lo = kernsim_stack_lo;
+	kernsim_callers.stack_hi = kernsim_stack_hi;
 }
 
 /*

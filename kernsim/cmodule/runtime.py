@@ -62,7 +62,7 @@ struct kernel_param { const char *name; void *mod; const struct kernel_param_ops
 struct kparam_string { unsigned int maxlen; char *string; };
 struct kparam_array { unsigned int max; unsigned int elemsize; unsigned int *num;
                       const struct kernel_param_ops *ops; void *elem; };
-struct kernsim_callers { int n; void *pc[8]; };
+struct kernsim_callers { int n; void *pc[8]; void *sp; void *stack_lo; void *stack_hi; };
 struct kernsim_memfault { int active; int write; unsigned long addr; unsigned long ip;
                           unsigned long sp_word; struct kernsim_callers chain; };
 """

@@ -578,3 +578,76 @@ def test_ctrl_c_during_a_c_module_run_exits_130_quietly(seed_kos: dict[str, Path
         p.kill()
     assert p.returncode == 130
     assert b"Traceback" not in err
+
+
+def test_a_c_wait_entry_left_queued_after_its_function_returned_is_list_corruption(
+        tmp_path: Path) -> None:
+    """The C twin of test_waitqueue's: DEFINE_WAIT lives in check_once()'s frame."""
+    ko = build(tmp_path, """
+        #include <linux/wait.h>
+        static DECLARE_WAIT_QUEUE_HEAD(q);
+        static struct task_struct *t;
+        static noinline int check_once(void)
+        {
+            DEFINE_WAIT(wait);
+            prepare_to_wait(&q, &wait, TASK_INTERRUPTIBLE);
+            return 1;               /* the bug: no finish_wait(&q, &wait) */
+        }
+        static int sloppy(void *d)
+        {
+            check_once();
+            __set_current_state(TASK_RUNNING);
+            while (!kthread_should_stop())
+                msleep(10);
+            return 0;
+        }
+        static int waker(void *d) { msleep(20); wake_up(&q); return 0; }
+        static int __init c_init(void)
+        {
+            t = kthread_run(sloppy, NULL, "sloppy");
+            kthread_run(waker, NULL, "waker");
+            return 0;
+        }
+        static void __exit c_exit(void) { kthread_stop(t); }
+        module_init(c_init); module_exit(c_exit);
+    """)
+    run = run_file(ko, seconds=1)
+    first = next(t for t in run.texts if "corruption" in t)
+    assert first.startswith("list_del corruption. prev->next should be ")
+    i = run.texts.index(first)
+    assert any("Comm: waker" in t for t in run.texts[i:i + 8])
+    assert run.result.exit_code == 1
+
+
+def test_a_c_wait_entry_finished_properly_is_no_corruption(tmp_path: Path) -> None:
+    ko = build(tmp_path, """
+        #include <linux/wait.h>
+        static DECLARE_WAIT_QUEUE_HEAD(q);
+        static int flag;
+        static int waiter(void *d)
+        {
+            DEFINE_WAIT(wait);
+            for (;;) {
+                prepare_to_wait(&q, &wait, TASK_INTERRUPTIBLE);
+                if (flag)
+                    break;
+                schedule();
+            }
+            finish_wait(&q, &wait);
+            pr_info("woken\\n");
+            return 0;
+        }
+        static int waker(void *d) { msleep(20); flag = 1; wake_up(&q); msleep(5); wake_up(&q); return 0; }
+        static int __init c_init(void)
+        {
+            kthread_run(waiter, NULL, "waiter");
+            kthread_run(waker, NULL, "waker");
+            return 0;
+        }
+        static void __exit c_exit(void) { }
+        module_init(c_init); module_exit(c_exit);
+    """)
+    run = run_file(ko, seconds=1)
+    assert "woken" in run.texts
+    assert not any("corruption" in t for t in run.texts)
+    assert run.result.exit_code == 0
