@@ -388,3 +388,25 @@ def test_a_division_by_zero_is_x86s_divide_error(run_source: Callable[..., Run])
     assert re.fullmatch(r"CPU: 0 PID: \d+ Comm: divider " + TAINTED_OE + r"\S+ #1", report[1])
     assert not any("cut here" in t or "kernel BUG at" in t for t in run.texts)
     assert any(re.fullmatch(frame("fn", "divmod"), ln) for ln in report)
+
+
+def test_a_non_gpl_python_module_cannot_use_gpl_only_exports(run_source: Callable[..., Run]) -> None:
+    run = run_source("""
+        MODULE_LICENSE("Proprietary")
+        def fn(d):
+            kthread_parkme()
+            return 0
+        module_init(lambda: 0)
+        module_exit(lambda: None)
+    """, name="parkp", seconds=1)
+    assert "parkp: Unknown symbol kthread_parkme (err -2)" in run.texts
+    assert run.stderr[0].endswith("Unknown symbol in module")
+    gpl = run_source("""
+        MODULE_LICENSE("Dual MIT/GPL")
+        def fn(d):
+            kthread_parkme()
+            return 0
+        module_init(lambda: 0)
+        module_exit(lambda: None)
+    """, name="parkg", seconds=1)
+    assert gpl.result.exit_code == 0

@@ -100,6 +100,18 @@ class ModuleImage:
             raise ModuleBuildError(f"{path}: error: {exc}") from None
         return cls(path, code, source)
 
+    def symbols_used(self) -> list[str]:
+        """The names its code refers to, first use first (the Python face of a
+        module's undefined symbols)."""
+        seen: dict[str, None] = {}
+        todo = [self.code]
+        while todo:
+            code = todo.pop(0)
+            for name in code.co_names:
+                seen.setdefault(name, None)
+            todo.extend(c for c in code.co_consts if isinstance(c, CodeType))
+        return list(seen)
+
     def load_into(self, mod: Module) -> None:
         """Run the module body in a fresh namespace: the Python counterpart of
         a C module's static data and macros (MODULE_LICENSE, module_init...),
@@ -141,6 +153,9 @@ class Module:
         self.params: list[Any] = []
         #: The parameter string it was loaded with (``mod->args``).
         self.args = b""
+        #: Symbols it uses that the kernel will not resolve for it (filled by
+        #: the image; GPL-only ones are added for a non-GPL module at load).
+        self.unresolved: list[str] = []
 
     @property
     def state_name(self) -> str:
@@ -273,6 +288,14 @@ def load_module(k: Any, mod: Module, args: str | bytes = "") -> int:
                                  f"required key missing - tainting kernel")
     k.add_taint(TAINT_UNSIGNED_MODULE)
     mod.taints |= 1 << TAINT_UNSIGNED_MODULE
+    # simplify_symbols(): every symbol the module uses must resolve -- a
+    # GPL-only export only for a module with a GPL-compatible license.
+    missing = _unresolved_symbols(mod)
+    if missing:
+        for sym in missing:
+            k.printk_ln(KERN_WARNING, f"{mod.name}: Unknown symbol {sym} (err -2)")
+        k._free_module(mod)
+        return -ENOENT
     mod.state = MODULE_STATE_COMING
     mod.refcnt = 1
     # Module is ready to execute: parsing args may do that.
@@ -282,6 +305,22 @@ def load_module(k: Any, mod: Module, args: str | bytes = "") -> int:
         k._free_module(mod)
         return err
     return do_init_module(k, mod)
+
+
+def _unresolved_symbols(mod: Module) -> list[str]:
+    """What the module uses that will not resolve: what its image found no
+    export for, and -- unless its license is GPL-compatible -- the GPL-only
+    exports it names (a C module's undefined symbols, a Python module's names)."""
+    from ._export import EXPORTS
+
+    missing = list(mod.unresolved)
+    license = mod.get_modinfo("license") or "unspecified"
+    if license not in GPL_COMPATIBLE:
+        for name in mod.image.symbols_used():
+            sym = EXPORTS.get(name)
+            if sym is not None and sym.gpl and name not in missing:
+                missing.append(name)
+    return missing
 
 
 def do_init_module(k: Any, mod: Module) -> int:

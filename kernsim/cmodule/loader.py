@@ -67,6 +67,10 @@ class CModuleImage:
         except KoError:
             self.name = modname_of(path)  # insmod will refuse it, with kmod's words
 
+    def symbols_used(self) -> list[str]:
+        """The module's undefined symbols, in symbol-table order."""
+        return _undefined_symbols(self.path)
+
     def load_into(self, mod: Module) -> None:
         """Link, open and bind the module's entry points (init_module's work)."""
         try:
@@ -78,10 +82,10 @@ class CModuleImage:
         b = bridge()
         unknown = _unknown_symbols(self.path)
         if unknown:
-            # resolve_symbol() fails on each: the kernel logs every one
-            for sym in unknown[:-1]:
-                cur.k.printk_ln(KERN_WARNING, f"{self.name}: Unknown symbol {sym} (err -2)")
-            raise UnknownSymbol(self.name, unknown[-1])
+            # load_module() reports each after the taint lines, and fails
+            mod.modinfo = list(info.fields)
+            mod.unresolved = unknown
+            return
         so = _link(self.path, self.name)
         try:
             values, functions = _elf_functions(str(so))
@@ -136,10 +140,9 @@ KERNEL_LIBC: Final = frozenset({
 })
 
 
-def _unknown_symbols(ko: str) -> list[str]:
-    """The module's undefined symbols that neither the simulated kernel (the C
-    runtime's exports) nor the kernel's string library provide, in order."""
-    provided = _runtime_symbols()
+def _undefined_symbols(ko: str) -> list[str]:
+    """The module object's undefined global symbols, in symbol-table order
+    (less what the linker of kernsim's shared object defines)."""
     out: list[str] = []
     with open(ko, "rb") as f:
         symtab = ELFFile(f).get_section_by_name(".symtab")
@@ -148,10 +151,16 @@ def _unknown_symbols(ko: str) -> list[str]:
         for sym in symtab.iter_symbols():
             if (sym["st_shndx"] == "SHN_UNDEF" and sym.name
                     and sym["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK")
-                    and sym.name not in provided and sym.name not in KERNEL_LIBC
                     and sym.name not in _LINKER_SYMBOLS and sym.name not in out):
                 out.append(sym.name)
     return out
+
+
+def _unknown_symbols(ko: str) -> list[str]:
+    """The module's undefined symbols that neither the simulated kernel (the C
+    runtime's exports) nor the kernel's string library provide, in order."""
+    provided = _runtime_symbols()
+    return [s for s in _undefined_symbols(ko) if s not in provided and s not in KERNEL_LIBC]
 
 
 #: Defined by the linker of the shared object kernsim makes of a module (-fPIC).

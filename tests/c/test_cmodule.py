@@ -651,3 +651,26 @@ def test_a_c_wait_entry_finished_properly_is_no_corruption(tmp_path: Path) -> No
     assert "woken" in run.texts
     assert not any("corruption" in t for t in run.texts)
     assert run.result.exit_code == 0
+
+
+def test_a_non_gpl_module_cannot_use_gpl_only_exports(tmp_path: Path) -> None:
+    """kthread_park & co. are EXPORT_SYMBOL_GPL: a proprietary module's load
+    fails on them, after the taint lines (spec §7.1)."""
+    src = tmp_path / "parkp.c"
+    src.write_text("""
+#include <linux/module.h>
+#include <linux/kthread.h>
+MODULE_LICENSE("Proprietary");
+static struct task_struct *t;
+static int fn(void *d) { if (kthread_should_park()) kthread_parkme(); return 0; }
+static int __init c_init(void) { t = kthread_run(fn, NULL, "p"); return kthread_park(t); }
+module_init(c_init);
+""")
+    ko = kbuild.build_file(src, echo=lambda line: None).modules[0]
+    run = run_file(ko, seconds=1)
+    texts = run.texts
+    i = texts.index("parkp: module verification failed: signature and/or required key missing - "
+                    "tainting kernel")
+    assert sorted(texts[i + 1:i + 4]) == sorted(f"parkp: Unknown symbol {s} (err -2)" for s in
+                                                ("kthread_should_park", "kthread_parkme", "kthread_park"))
+    assert run.stderr[0].endswith("Unknown symbol in module")
