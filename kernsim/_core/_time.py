@@ -379,6 +379,8 @@ def _busy_wait(ns: int) -> None:
     and whatever falls due meanwhile (timers, the end of the time slice, the
     soft-lockup watchdog) happens at its time."""
     k = cur.k
+    if k.now >= k.due:  # a scheduling point, as any kernel call
+        k.point_slow()
     if not k.clock_virtual:
         k.now = k.clock.wait_until(k.now + ns)
         if k.now >= k.due:
@@ -392,14 +394,17 @@ def _busy_wait(ns: int) -> None:
             k.point_slow()
 
 
-@export("linux/delay.h",
+# The busy waits are exported without the usual cost of a kernel call: their
+# cost is the time they wait (a C mdelay() is a loop of udelay(1000), and the
+# busy-loop boost of that cost would stretch it).
+@export("linux/delay.h", points=False,
         c="void __udelay(unsigned long usecs)")
 def __udelay(usecs: int) -> None:
     """Busy-wait *usecs* µs (``udelay``)."""
     _busy_wait((usecs & ULONG_MASK) * NSEC_PER_USEC)
 
 
-@export("linux/delay.h",
+@export("linux/delay.h", points=False,
         c="void __ndelay(unsigned long nsecs)")
 def __ndelay(nsecs: int) -> None:
     """Busy-wait *nsecs* ns (``ndelay``)."""
@@ -409,13 +414,13 @@ def __ndelay(nsecs: int) -> None:
 @export("linux/delay.h", kind="macro")
 def udelay(usecs: int) -> None:
     """Busy-wait *usecs* µs: never sleeps (stays ``R``); use for short waits."""
-    __udelay.__wrapped__(usecs)  # type: ignore[attr-defined]
+    __udelay(usecs)
 
 
 @export("linux/delay.h", kind="macro")
 def ndelay(nsecs: int) -> None:
     """Busy-wait *nsecs* ns."""
-    __ndelay.__wrapped__(nsecs)  # type: ignore[attr-defined]
+    __ndelay(nsecs)
 
 
 @export("linux/delay.h", kind="macro")
@@ -423,7 +428,7 @@ def mdelay(msecs: int) -> None:
     """Busy-wait *msecs* ms (``udelay(1000)`` *msecs* times): a long one in a
     kthread is a soft lockup."""
     for _ in range(int(msecs)):
-        __udelay.__wrapped__(1000)  # type: ignore[attr-defined]
+        __udelay(1000)
 
 
 @export("linux/delay.h", kind="macro")
@@ -431,7 +436,7 @@ def fsleep(usecs: int) -> None:
     """The right sleep for *usecs*: udelay up to 10 µs, usleep_range(us, 2*us)
     below 20 ms, msleep above (6.1-6.12)."""
     if usecs <= 10:
-        __udelay.__wrapped__(usecs)  # type: ignore[attr-defined]
+        __udelay(usecs)
     elif usecs < 20 * USEC_PER_SEC // MSEC_PER_SEC:
         _usleep_range_state(usecs, 2 * usecs, TASK_UNINTERRUPTIBLE)
     else:

@@ -334,3 +334,21 @@ module_exit(c_exit);
     mine = [t for t in run_.texts if t in ("a", "b", "|") or t.startswith("timeout=")]
     assert mine == ["a", "|", "|", "b", "timeout=0"]
     assert run_.result.exit_code == 0
+
+
+def test_a_c_mdelay_takes_what_it_says_even_when_long(tmp_path: Path) -> None:
+    """C's mdelay() is a loop of udelay(1000) kernel calls: none may cost more
+    than its delay (a busy loop's kernel calls get dearer; a delay must not)."""
+    src = tmp_path / "md.c"
+    src.write_text("""
+#include <linux/module.h>
+#include <linux/delay.h>
+MODULE_LICENSE("GPL");
+static int __init c_init(void) { pr_info("a\\n"); mdelay(100); pr_info("b\\n"); return 0; }
+static void __exit c_exit(void) { }
+module_init(c_init);
+module_exit(c_exit);
+""")
+    ko = kbuild.build_file(src, echo=lambda line: None).modules[0]
+    run_ = run_file(ko, seconds=1)
+    assert 0.100 <= run_.time_of("b") - run_.time_of("a") < 0.101
