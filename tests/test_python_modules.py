@@ -410,3 +410,34 @@ def test_a_non_gpl_python_module_cannot_use_gpl_only_exports(run_source: Callabl
         module_exit(lambda: None)
     """, name="parkg", seconds=1)
     assert gpl.result.exit_code == 0
+
+
+def test_a_warning_or_a_hung_task_makes_the_exit_status_1(run_source: Callable[..., Run]) -> None:
+    warned = run_source("""
+        MODULE_LICENSE("GPL")
+        def init():
+            WARN_ON(1)
+            return 0
+        module_init(init)
+        module_exit(lambda: None)
+    """, name="warner", seconds=1)
+    assert warned.result.outcome == "ok" and warned.result.exit_code == 1
+    abba = run_source("""
+        MODULE_LICENSE("GPL")
+        a = DEFINE_MUTEX("a")
+        b = DEFINE_MUTEX("b")
+        def one(d):
+            mutex_lock(a); msleep(10); mutex_lock(b)
+            return 0
+        def two(d):
+            mutex_lock(b); msleep(10); mutex_lock(a)
+            return 0
+        def init():
+            kthread_run(one, None, "one")
+            kthread_run(two, None, "two")
+            return 0
+        module_init(init)
+        module_exit(lambda: None)
+    """, name="abba", seconds=30, hung_task_timeout=10)
+    assert any(t.startswith("INFO: task one:") for t in abba.texts)
+    assert abba.result.exit_code == 1

@@ -421,6 +421,7 @@ class Diagnostics:
         self.sched_show_task(t)
         if not self.hung_task_warnings:
             k.printk_ln(KERN_INFO, "Future hung task reports are suppressed, see sysctl kernel.hung_task_warnings")
+        self._notify_fault(t, "hung task")
         for listener in list(self.hung_task_listeners):
             listener(t)
 

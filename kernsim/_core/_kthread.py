@@ -17,6 +17,7 @@ its stopper -- typically ``rmmod`` -- in ``D`` forever.
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Final
 
@@ -283,11 +284,22 @@ def kthread_stop(k: Any) -> int:
 # -- parking (GPL-only) -----------------------------------------------------------
 
 def _park_warn(condition: bool) -> bool:
-    """The WARN_ON()s of kthread_park(), reported at the module's call."""
+    """The WARN_ON()s of kthread_park(), reported at the module's call (the
+    first module frame up the stack: a Python module's line; for a C module,
+    the bridge's frame stands in, and the trace names the C function)."""
     if condition:
         from ._warn import _caller_site, _warn_report
 
-        _warn_report(_caller_site(2), None, 2)
+        import os
+
+        here = os.path.dirname(os.path.dirname(__file__))  # the kernsim package
+        depth = 1
+        f = sys._getframe(depth)
+        while f is not None and (f.f_code.co_filename.startswith(("<kernsim", here))):
+            f, depth = f.f_back, depth + 1
+        if f is None:
+            depth = 2
+        _warn_report(_caller_site(depth), None, depth)
     return condition
 
 

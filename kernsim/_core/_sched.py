@@ -750,8 +750,12 @@ def put_task_struct(t: Task) -> None:
     the ``task_struct`` of a thread that has exited."""
     t = resolve_task(t)
     if t.usage <= 0:
-        from ._bug import KernelBug
+        # refcount_warn_saturate(): WARN_ONCE, and the count stays saturated
+        k = cur.k
+        if ("refcount", "underflow") not in k.warned_once:
+            k.warned_once.add(("refcount", "underflow"))
+            from ._warn import _warn_report
 
-        raise KernelBug(f"refcount_t: underflow; use-after-free (put_task_struct of "
-                        f"{t.comm}:{t.pid} without a reference)")
+            _warn_report("lib/refcount.c:28", "refcount_t: underflow; use-after-free.", 1)
+        return
     t.usage -= 1

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ._current import cur
-from ._errno import ESRCH
+from ._errno import EINVAL, ESRCH
 from ._export import export, export_values
 from ._sched import fatal_signal_pending as _fatal_signal_pending
 from ._sched import resolve_task
@@ -88,14 +88,15 @@ def disallow_signal(sig: int) -> None:
 @export("linux/sched/signal.h",
         c="int send_sig(int sig, struct task_struct *p, int priv)")
 def send_sig(sig: int, p: Any, priv: int) -> int:
-    """Send *sig* to task *p*: 0 (also when *p* ignores it), -ESRCH if it is gone;
-    signal 0 only checks that it exists."""
+    """Send *sig* to task *p*: 0 (also when *p* ignores it), -ESRCH if it is gone,
+    -EINVAL for no signal number; signal 0 only checks that it exists."""
     t = resolve_task(p)
+    if not 0 <= sig <= _NSIG:
+        return -EINVAL  # valid_signal()
     if t.exit_state:
         return -ESRCH
     if sig == 0:
         return 0
-    _check_sig(sig)
     if not ignores(t, sig):
         deliver(t, sig)
     return 0

@@ -61,6 +61,8 @@ class _Jiffies:
     __radd__ = __add__
 
     def __sub__(self, other: int) -> int:
+        if other is self:
+            raise TypeError(_SNAPSHOT_HINT)
         return (cur.k.jiffies - int(other)) & ULONG_MASK
 
     def __rsub__(self, other: int) -> int:
@@ -93,6 +95,11 @@ class _Jiffies:
     __str__ = __repr__
 
 
+#: ``start = jiffies`` in Python keeps the live value, not the moment (C copies it).
+_SNAPSHOT_HINT: Final = (
+    "jiffies - jiffies is always 0: `start = jiffies` keeps the live value in Python "
+    "(C copies it); keep the moment with `start = int(jiffies)`")
+
 jiffies: Final = _Jiffies()
 export_values(__name__, "linux/jiffies.h", {"jiffies": jiffies})
 
@@ -112,24 +119,32 @@ def _signed(x: int) -> int:
 @export("linux/jiffies.h", kind="macro", points=False)
 def time_after(a: int, b: int) -> bool:
     """True if time *a* is after *b* (wrap-safe: ``(long)(b - a) < 0``)."""
+    if a is jiffies and b is jiffies:
+        raise TypeError(_SNAPSHOT_HINT)
     return _signed(int(b) - int(a)) < 0
 
 
 @export("linux/jiffies.h", kind="macro", points=False)
 def time_before(a: int, b: int) -> bool:
     """True if time *a* is before *b*."""
+    if a is jiffies and b is jiffies:
+        raise TypeError(_SNAPSHOT_HINT)
     return _signed(int(a) - int(b)) < 0
 
 
 @export("linux/jiffies.h", kind="macro", points=False)
 def time_after_eq(a: int, b: int) -> bool:
     """True if *a* is after or equal to *b*."""
+    if a is jiffies and b is jiffies:
+        raise TypeError(_SNAPSHOT_HINT)
     return _signed(int(a) - int(b)) >= 0
 
 
 @export("linux/jiffies.h", kind="macro", points=False)
 def time_before_eq(a: int, b: int) -> bool:
     """True if *a* is before or equal to *b*."""
+    if a is jiffies and b is jiffies:
+        raise TypeError(_SNAPSHOT_HINT)
     return _signed(int(b) - int(a)) >= 0
 
 

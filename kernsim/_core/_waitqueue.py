@@ -196,7 +196,7 @@ def check_stale(entry: Any) -> None:
     is_stale = getattr(entry, "is_stale", None)
     if is_stale is None or not is_stale():
         return
-    addr = getattr(entry, "address", None)
+    addr = getattr(entry, "report_address", None)
     if addr is None:  # a Python entry: a made-up stack address of its task
         task = entry.owner[0]
         addr = 0xFFFFC90000000000 + (task.pid if task is not None else 0) * 0x4000 + 0x3E48

@@ -60,6 +60,8 @@ def _warn_report(site: str, message: str | None, depth: int, *, cut: bool = True
     k.print_call_trace(trace, KERN_WARNING)
     k.printk_ln(KERN_WARNING, "---[ end trace 0000000000000000 ]---")
     k.add_taint(TAINT_WARN)
+    if task is not None:
+        k._notify_fault(task, "warning")  # a clean run has none: the exit status is 1
 
 
 @export("asm-generic/bug.h", kind="macro", points=False)

@@ -112,19 +112,36 @@ class CWaitEntry(CListHead):
         n = self.next
         return n is not self and n is not None and n is not LIST_POISON
 
+    def _task(self) -> Any:
+        """The task it was queued for, or None if that is no task any more."""
+        try:
+            return self.private
+        except KernelBug:  # its task_struct is gone (the thread exited)
+            return None
+
     @property
-    def address(self) -> int:
-        return self.bridge.addr(self.ptr)
+    def report_address(self) -> int:
+        """Its address as a report prints it: a kernel stack address, the same
+        on every run (the host's stack addresses are not)."""
+        task = self._task()
+        chain = getattr(task, "c_stack", None) if task is not None else None
+        base = 0xFFFFC90000000000 + (task.pid if task is not None else 0) * 0x4000
+        if chain is None:
+            return base
+        return base + 0x4000 - ((self.bridge.addr(chain.stack_hi) - self.bridge.addr(self.ptr))
+                                & 0x3FFF)
 
     def is_stale(self) -> bool:
         """Is this entry on its task's stack, below the frames still live?  The
-        task is in a kernel call (or asleep in one, or gone): what lies below
+        task is in a kernel call (or asleep in one), or gone: what lies below
         that call's frame is no module function's any more."""
-        task = self.private
-        chain = getattr(task, "c_stack", None) if task is not None else None
+        task = self._task()
+        if task is None:
+            return True  # queued for a task that no longer exists: garbage
+        chain = getattr(task, "c_stack", None)
         if chain is None:
             return False
-        a = self.address
+        a = self.bridge.addr(self.ptr)
         lo, hi = self.bridge.addr(chain.stack_lo), self.bridge.addr(chain.stack_hi)
         if not lo <= a < hi:
             return False  # not on that stack (a static entry, or another task's)

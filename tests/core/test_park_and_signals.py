@@ -105,6 +105,8 @@ def test_a_second_park_request_is_ebusy_with_a_warning() -> None:
     assert (first, second, third) == (0, -EBUSY, -EBUSY)
     warnings = [r.text for r in k.log_records() if r.text.startswith("WARNING: CPU: 0 PID:")]
     assert len(warnings) == 1  # WARN_ON_ONCE
+    assert "test_park_and_signals.py:" in warnings[0] or " at " in warnings[0]
+    assert "<kernsim export" not in warnings[0]
 
 
 def test_kthread_stop_unparks_a_parked_thread() -> None:
@@ -267,6 +269,10 @@ def test_disallow_signal_drops_a_pending_one() -> None:
         return before, signal_pending(current)
 
     assert run(fn) == (1, 0)
+
+
+def test_send_sig_of_no_signal_number_is_einval() -> None:
+    assert run(lambda: (send_sig(99, current, 0), send_sig(-1, current, 0))) == (-22, -22)
 
 
 def test_send_sig_to_an_exited_task_is_esrch() -> None:

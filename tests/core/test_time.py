@@ -490,3 +490,26 @@ def test_printk_uses_its_own_clock_not_jiffies(run_source) -> None:
     assert j == k_initial_jiffies(250) + up
     assert up == rec.ts * 250 // 10**9
 
+
+
+def test_keeping_the_live_jiffies_instead_of_a_moment_is_a_clear_error() -> None:
+    """C's `start = jiffies` copies; Python's keeps the live object, so
+    `jiffies - start` would be 0 for ever: kernsim says so instead."""
+    from kernsim.linux import jiffies, msleep, time_after
+
+    def fn() -> tuple[int, str, str]:
+        start = int(jiffies)
+        msleep(100)
+        good = jiffies - start
+        live = jiffies
+        errors = []
+        for f in (lambda: jiffies - live, lambda: time_after(jiffies, live)):
+            try:
+                f()
+            except TypeError as e:
+                errors.append(str(e))
+        return good, errors[0], errors[1]
+
+    good, e1, e2 = in_kernel(fn)[0]
+    assert 25 <= good <= 27
+    assert "start = int(jiffies)" in e1 and e1 == e2
