@@ -68,12 +68,11 @@ _schedule = schedule.__wrapped__  # type: ignore[attr-defined]
 _schedule_timeout = schedule_timeout.__wrapped__  # type: ignore[attr-defined]
 
 
-def ___wait_event(wq_head: Any, condition: Condition, state: int, exclusive: bool) -> int:
-    """The loop, with ``cmd`` = ``schedule()``; returns 0 or -ERESTARTSYS."""
+def _wait_loop(wq_head: Any, wq_entry: Any, condition: Condition, state: int,
+               cmd: Callable[[], None]) -> int:
+    """The loop of every wait_event*() macro, with its entry and ``cmd`` given:
+    0, or -ERESTARTSYS for an interrupted interruptible wait."""
     k = cur.k
-    wq_entry = wait_queue_entry(autoremove_wake_function, k.current,
-                                WQ_FLAG_EXCLUSIVE if exclusive else 0)
-    wq_entry.next = wq_entry.prev = wq_entry  # init_wait_entry()
     interruptible = state & (TASK_INTERRUPTIBLE | TASK_WAKEKILL)
     while True:
         k.now += k.cost
@@ -86,12 +85,7 @@ def ___wait_event(wq_head: Any, condition: Condition, state: int, exclusive: boo
             break
         if interruptible and __int:
             return __int
-        k.now += k.cost
-        if k.now >= k.due:
-            k.point_slow()
-        _schedule()
-        if k.now >= k.due:
-            k.point_slow()
+        cmd()
     k.now += k.cost
     if k.now >= k.due:
         k.point_slow()
@@ -101,44 +95,63 @@ def ___wait_event(wq_head: Any, condition: Condition, state: int, exclusive: boo
     return 0
 
 
-def ___wait_event_timeout(wq_head: Any, condition: Condition, state: int, exclusive: bool,
-                          timeout: int) -> int:
+def _schedule_point() -> None:
+    """``schedule()`` as a kernel call (with its scheduling points): the ``cmd``
+    of the plain macros."""
+    k = cur.k
+    k.now += k.cost
+    if k.now >= k.due:
+        k.point_slow()
+    _schedule()
+    if k.now >= k.due:
+        k.point_slow()
+
+
+def _new_entry(exclusive: bool) -> wait_queue_entry:
+    """The macro's own entry: ``init_wait_entry(&e, exclusive ? WQ_FLAG_EXCLUSIVE : 0)``."""
+    e = wait_queue_entry(autoremove_wake_function, cur.k.current,
+                         WQ_FLAG_EXCLUSIVE if exclusive else 0)
+    e.next = e.prev = e
+    return e
+
+
+def ___wait_event(wq_head: Any, condition: Condition, state: int, exclusive: bool) -> int:
+    """The loop, with ``cmd`` = ``schedule()``; returns 0 or -ERESTARTSYS."""
+    return _wait_loop(wq_head, _new_entry(exclusive), condition, state, _schedule_point)
+
+
+def _timeout_loop(wq_head: Any, wq_entry: Any, condition: Condition, state: int,
+                  timeout: int) -> int:
     """The loop with ``cmd`` = ``ret = schedule_timeout(ret)`` and the condition
     wrapped by ``___wait_cond_timeout``: true when the time is up, and a true
     condition at that moment makes the result 1."""
-    k = cur.k
     ret = timeout
-    wq_entry = wait_queue_entry(autoremove_wake_function, k.current,
-                                WQ_FLAG_EXCLUSIVE if exclusive else 0)
-    wq_entry.next = wq_entry.prev = wq_entry  # init_wait_entry()
-    interruptible = state & (TASK_INTERRUPTIBLE | TASK_WAKEKILL)
-    while True:
-        k.now += k.cost
-        if k.now >= k.due:
-            k.point_slow()
-        __int = _prepare(wq_head, wq_entry, state)
-        if k.now >= k.due:
-            k.point_slow()
+
+    def cond() -> bool:
+        nonlocal ret
         c = condition()
         if c and not ret:
             ret = 1
-        if c or not ret:
-            break
-        if interruptible and __int:
-            return __int
+        return bool(c) or not ret
+
+    def cmd() -> None:
+        nonlocal ret
+        k = cur.k
         k.now += k.cost
         if k.now >= k.due:
             k.point_slow()
         ret = _schedule_timeout(ret)
         if k.now >= k.due:
             k.point_slow()
-    k.now += k.cost
-    if k.now >= k.due:
-        k.point_slow()
-    _finish(wq_head, wq_entry)
-    if k.now >= k.due:
-        k.point_slow()
-    return ret
+
+    interrupted = _wait_loop(wq_head, wq_entry, cond, state, cmd)
+    return interrupted or ret
+
+
+def ___wait_event_timeout(wq_head: Any, condition: Condition, state: int, exclusive: bool,
+                          timeout: int) -> int:
+    """The timeout macros' loop (see _timeout_loop)."""
+    return _timeout_loop(wq_head, _new_entry(exclusive), condition, state, timeout)
 
 
 def _timeout_fast_path(condition: Condition, timeout: int) -> int | None:
@@ -254,44 +267,6 @@ def wait_event_idle_timeout(wq_head: Any, condition: Condition, timeout: int) ->
 
 # -- wait_event_cmd and wait_var_event -----------------------------------------------
 
-def _wait_loop(wq_head: Any, wq_entry: Any, condition: Condition, state: int,
-               cmd: Callable[[], None]) -> int:
-    """``___wait_event`` with its entry and ``cmd`` given (the loop of the
-    macros below): 0, or -ERESTARTSYS for an interrupted interruptible wait."""
-    k = cur.k
-    interruptible = state & (TASK_INTERRUPTIBLE | TASK_WAKEKILL)
-    while True:
-        k.now += k.cost
-        if k.now >= k.due:
-            k.point_slow()
-        __int = _prepare(wq_head, wq_entry, state)
-        if k.now >= k.due:
-            k.point_slow()
-        if condition():
-            break
-        if interruptible and __int:
-            return __int
-        cmd()
-    k.now += k.cost
-    if k.now >= k.due:
-        k.point_slow()
-    _finish(wq_head, wq_entry)
-    if k.now >= k.due:
-        k.point_slow()
-    return 0
-
-
-def _schedule_point() -> None:
-    """``schedule()`` as a kernel call (with its scheduling points)."""
-    k = cur.k
-    k.now += k.cost
-    if k.now >= k.due:
-        k.point_slow()
-    _schedule()
-    if k.now >= k.due:
-        k.point_slow()
-
-
 @export("linux/wait.h", kind="macro", points=False)
 def wait_event_cmd(wq_head: Any, condition: Condition, cmd1: Callable[[], Any],
                    cmd2: Callable[[], Any]) -> None:
@@ -301,16 +276,12 @@ def wait_event_cmd(wq_head: Any, condition: Condition, cmd1: Callable[[], Any],
         _check_condition(condition, "wait_event_cmd")
     if condition():
         return
-    k = cur.k
-    entry = wait_queue_entry(autoremove_wake_function, k.current, 0)
-    entry.next = entry.prev = entry
-
     def cmd() -> None:
         cmd1()
         _schedule_point()
         cmd2()
 
-    _wait_loop(wq_head, entry, condition, TASK_UNINTERRUPTIBLE, cmd)
+    _wait_loop(wq_head, _new_entry(False), condition, TASK_UNINTERRUPTIBLE, cmd)
 
 
 class wait_bit_queue_entry(wait_queue_entry):
@@ -390,19 +361,8 @@ def wait_var_event_timeout(var: Any, condition: Condition, timeout: int) -> int:
     fast = _timeout_fast_path(condition, timeout)
     if fast is not None:
         return fast
-    ret = [timeout]
-
-    def cond() -> bool:  # ___wait_cond_timeout
-        c = bool(condition())
-        if c and not ret[0]:
-            ret[0] = 1
-        return c or not ret[0]
-
-    def cmd() -> None:
-        ret[0] = _schedule_timeout(ret[0])
-
-    _wait_loop(__var_waitqueue(var), _var_entry(var, 0), cond, TASK_UNINTERRUPTIBLE, cmd)
-    return ret[0]
+    return _timeout_loop(__var_waitqueue(var), _var_entry(var, 0), condition,
+                         TASK_UNINTERRUPTIBLE, timeout)
 
 
 @export("linux/wait_bit.h")
@@ -423,31 +383,12 @@ def ___wait_event_lock_irq(wq_head: Any, condition: Condition, lock: Any, state:
     *lock* is dropped only around the sleep."""
     from ._spinlock import spin_lock_irq, spin_unlock_irq
 
-    k = cur.k
-    wq_entry = wait_queue_entry(autoremove_wake_function, k.current, 0)
-    wq_entry.next = wq_entry.prev = wq_entry  # init_wait_entry()
-    interruptible = state & (TASK_INTERRUPTIBLE | TASK_WAKEKILL)
-    while True:
-        k.now += k.cost
-        if k.now >= k.due:
-            k.point_slow()
-        __int = _prepare(wq_head, wq_entry, state)
-        if k.now >= k.due:
-            k.point_slow()
-        if condition():
-            break
-        if interruptible and __int:
-            return __int
+    def cmd() -> None:
         spin_unlock_irq(lock)   # the exported calls, with their points, as C makes them
         schedule()
         spin_lock_irq(lock)
-    k.now += k.cost
-    if k.now >= k.due:
-        k.point_slow()
-    _finish(wq_head, wq_entry)
-    if k.now >= k.due:
-        k.point_slow()
-    return 0
+
+    return _wait_loop(wq_head, _new_entry(False), condition, state, cmd)
 
 
 @export("linux/wait.h", kind="macro", points=False)
