@@ -303,7 +303,8 @@ def test_kthread_stop_with_a_held_reference_returns_the_stored_result_at_once() 
 
 
 def test_put_task_struct_without_a_reference_is_an_underflow() -> None:
-    """refcount_warn_saturate(): a WARN_ONCE at lib/refcount.c:28, and on."""
+    """refcount_warn_saturate() (lib/refcount.c): a WARN_ONCE "refcount_t: underflow;
+    use-after-free." reported at lib/refcount.c:28, as 6.1 kernels print it, and on."""
     def fn() -> str:
         t = kthread_run(lambda d: 0, None, "gone")
         msleep(10)                                # it exits: its last reference is dropped

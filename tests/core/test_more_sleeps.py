@@ -42,6 +42,7 @@ def run(fn: Callable[[], Any], **kw: Any) -> Any:
 # -- usleep_range / fsleep: hrtimers, not the timer wheel ----------------------------------
 
 def test_usleep_range_wakes_at_the_end_of_its_window_in_d() -> None:
+    """Spec §5.3: an hrtimer window [min, max]; on an idle system it fires at max."""
     def fn() -> tuple[int, int, str]:
         from kernsim._core._current import cur
 
@@ -93,6 +94,7 @@ def test_usleep_range_sleeps_again_after_an_early_wake_up() -> None:
 # -- busy waits ------------------------------------------------------------------------------
 
 def test_busy_waits_take_time_without_sleeping() -> None:
+    """Spec §5.3: udelay/ndelay/mdelay busy-wait: the task stays R and never sleeps."""
     def fn() -> tuple[int, int, int, int, int]:
         from kernsim._core._current import cur
 

@@ -50,6 +50,8 @@ def run(fn: Callable[[], Any], **kw: Any) -> Any:
 # -- parking -------------------------------------------------------------------------
 
 def test_park_waits_until_the_thread_parks_and_unpark_resumes_it() -> None:
+    """Spec §4.5: kthread_park() blocks until the thread is in kthread_parkme()
+    (P); wake_up_process() does not wake a parked task; unpark resumes fn."""
     log: list[str] = []
 
     def worker(_: Any) -> int:
@@ -188,6 +190,7 @@ def test_kthread_complete_and_exit_completes_then_exits() -> None:
 # -- signals -------------------------------------------------------------------------
 
 def test_a_kthread_ignores_signals_it_did_not_allow() -> None:
+    """Spec §1.3: kthreads ignore every signal unless they allow_signal() it."""
     def fn() -> tuple[int, int, int]:
         def worker(_: Any) -> int:
             return msleep_interruptible(1000)
@@ -272,6 +275,7 @@ def test_disallow_signal_drops_a_pending_one() -> None:
 
 
 def test_send_sig_of_no_signal_number_is_einval() -> None:
+    """kernel/signal.c send_sig_info(): ``if (!valid_signal(sig)) return -EINVAL``."""
     assert run(lambda: (send_sig(99, current, 0), send_sig(-1, current, 0))) == (-22, -22)
 
 
