@@ -17,6 +17,7 @@ its stopper -- typically ``rmmod`` -- in ``D`` forever.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Final
@@ -283,6 +284,10 @@ def kthread_stop(k: Any) -> int:
 
 # -- parking (GPL-only) -----------------------------------------------------------
 
+#: kernsim's own source files (frames a report skips to find the module's).
+_KERNSIM_DIR: Final = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def _park_warn(condition: bool) -> bool:
     """The WARN_ON()s of kthread_park(), reported at the module's call (the
     first module frame up the stack: a Python module's line; for a C module,
@@ -290,12 +295,9 @@ def _park_warn(condition: bool) -> bool:
     if condition:
         from ._warn import _caller_site, _warn_report
 
-        import os
-
-        here = os.path.dirname(os.path.dirname(__file__))  # the kernsim package
         depth = 1
         f = sys._getframe(depth)
-        while f is not None and (f.f_code.co_filename.startswith(("<kernsim", here))):
+        while f is not None and f.f_code.co_filename.startswith(("<kernsim", _KERNSIM_DIR)):
             f, depth = f.f_back, depth + 1
         if f is None:
             depth = 2
