@@ -14,13 +14,18 @@ import sys
 import traceback
 from typing import Any, NoReturn, Sequence
 
+from typing import TYPE_CHECKING
+
 from . import __version__
-from ._core._module import ModuleBuildError, ModuleImage
-from ._core._policy import Fifo, Policy, RandomPolicy, Replay, ReplayMismatch, decode_decisions
-from ._core._printk import Record, format_dmesg_line
-from .expect import TranscriptError, default_tolerance_ns, read_transcript, search
-from .image import open_image
-from .session import DEFAULT_SECONDS, Session, SessionOptions
+
+if TYPE_CHECKING:
+    from ._core._module import ModuleImage
+    from ._core._policy import Policy
+    from .session import SessionOptions
+
+# The simulator itself (kernsim._core and the front ends on it) is imported
+# where a command needs it: the live kernel's tools (lsmod, ps...) are small
+# clients that start in a fraction of the time without it.
 
 #: Longest run accepted (simulated seconds): a day.
 MAX_SECONDS = 86400.0
@@ -64,6 +69,8 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .session import DEFAULT_SECONDS
+
     parser = _Parser(prog="kernsim", description="A simulated Linux kernel for kthread, "
                      "wait-queue and module code, in user space.")
     parser.add_argument("--version", action="version", version=f"kernsim {__version__}")
@@ -116,9 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     mk.add_argument("args", nargs=argparse.REMAINDER, metavar="TARGET|M=DIR|V=1|FILE.c",
                     help="modules, clean, M=DIR, V=1 (print whole commands), or FILE.c")
     mi = sub.add_parser(
-        "modinfo", help="print a .ko file's module information as kmod's modinfo does",
-        description="Print the .modinfo fields of each FILE.ko, in kmod's format.")
-    mi.add_argument("files", nargs="+", metavar="FILE.ko|FILE.py")
+        "modinfo", help="print a module's information as kmod's modinfo does",
+        description="Print the .modinfo fields of each FILE.ko (or FILE.py), in kmod's format; "
+                    "a NAME is looked up among the modules loaded in the live kernel.")
+    mi.add_argument("files", nargs="+", metavar="FILE.ko|FILE.py|NAME")
     mi.add_argument("-F", "--field", default=None, metavar="FIELD", help="print only FIELD's values")
     mi.add_argument("-0", "--null", action="store_true", help="end records with NUL, not newline")
     for flag, name in (("-a", "author"), ("-d", "description"), ("-l", "license"),
@@ -126,7 +134,90 @@ def build_parser() -> argparse.ArgumentParser:
         field = "parm" if name == "parameters" else name
         mi.add_argument(flag, f"--{name}", dest="field", action="store_const", const=field,
                         help=f"print only '{field}'")
+    _add_live_commands(sub)
     return parser
+
+
+#: Where a live kernel's tools take their own options, as the real tools do.
+_LIVE_TOOL_HELP = {
+    "insmod": "load a module into the live kernel: insmod FILE.ko|FILE.py [PARAM=VALUE...]",
+    "rmmod": "remove a module from the live kernel: rmmod [-f] NAME",
+    "lsmod": "list the live kernel's modules, as kmod's lsmod",
+    "ps": "list the live kernel's tasks, as procps's ps (-e, -N, ax, aux, -o FORMAT...)",
+    "dmesg": "print the live kernel's log, as util-linux dmesg (-c, -C, -l, -w, -T, -x...)",
+}
+
+
+def _add_live_commands(sub: Any) -> None:
+    boot = sub.add_parser(
+        "boot", help="start a live kernel in the background (then insmod, lsmod, ps, dmesg, rmmod)",
+        description="Start a simulated kernel that keeps running between commands, served on a "
+                    "Unix socket in your runtime directory (one kernel per user, or per --name). "
+                    "It runs in real time unless --virtual.")
+    boot.add_argument("--foreground", action="store_true",
+                      help="stay attached and print the console; Ctrl-C halts the kernel")
+    boot.add_argument("--virtual", action="store_true",
+                      help="a virtual-time kernel: its clock moves only on 'kernsim sleep SECONDS' "
+                           "(and while a command waits in the kernel); for scripts and tests")
+    boot.add_argument("--hz", type=int, choices=(100, 250, 300, 1000), default=250,
+                      help="CONFIG_HZ (default 250)")
+    boot.add_argument("--hung-task-timeout", type=_nonneg_int, default=120, metavar="SECS",
+                      help="hung_task_timeout_secs (default 120; 0 disables the detector)")
+    sub.add_parser("halt", help="remove the live kernel's modules and shut it down",
+                   description="Remove every module that can be removed (newest first), then "
+                               "shut the live kernel down.")
+    sl = sub.add_parser("sleep", help="let the live kernel's clock run for SECONDS",
+                        description="Wait until the live kernel's clock has moved SECONDS on: on a "
+                                    "--virtual kernel this is what moves its clock.")
+    sl.add_argument("seconds", type=_seconds, metavar="SECONDS")
+    for name, text in _LIVE_TOOL_HELP.items():
+        sub.add_parser(name, help=text, add_help=False)
+
+
+def _split_name(argv: list[str]) -> tuple[str, list[str]]:
+    """``kernsim [--name NAME] COMMAND ...``: the kernel's name (default: $KERNSIM_NAME
+    or "default") and the rest."""
+    from .live.paths import DEFAULT_NAME
+
+    name = os.environ.get("KERNSIM_NAME") or DEFAULT_NAME
+    rest = list(argv)
+    if rest and rest[0] == "--name":
+        if len(rest) < 2:
+            raise UsageError("option --name needs a kernel name")
+        name, rest = rest[1], rest[2:]
+    elif rest and rest[0].startswith("--name="):
+        name, rest = rest[0][len("--name="):], rest[1:]
+    return name, rest
+
+
+def _paths(name: str) -> Any:
+    from .live.paths import KernelPaths
+
+    try:
+        return KernelPaths.of(name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_live(name: str, args: argparse.Namespace) -> int:
+    from .live.client import KernelError
+    from .live.control import boot, halt
+    from .live.server import BootOptions
+
+    paths = _paths(name)
+    try:
+        if args.command == "boot":
+            return boot(paths, BootOptions(hz=args.hz, virtual=args.virtual,
+                                           hung_task_timeout=args.hung_task_timeout),
+                        foreground=args.foreground)
+        if args.command == "halt":
+            return halt(paths)
+        from .live.client import request
+
+        return request(paths, "sleep", {"seconds": args.seconds})
+    except KernelError as exc:
+        print(f"kernsim: {exc}", file=sys.stderr)
+        return 1
 
 
 def cmd_make(args: argparse.Namespace) -> int:
@@ -197,10 +288,21 @@ def cmd_modinfo(args: argparse.Namespace) -> int:
     """``kernsim modinfo``: kmod's modinfo over :mod:`kernsim.modinfo`."""
     from .modinfo import modinfo
 
-    return modinfo(args.files, field=args.field, null=args.null, out=sys.stdout, err=sys.stderr)
+    files = list(args.files)
+    for i, f in enumerate(files):
+        # modinfo NAME: a module loaded in the live kernel, by the file it came from.
+        if not os.path.exists(f) and "/" not in f and not f.endswith((".ko", ".py", ".c")):
+            from .live.tools import modinfo_name
+
+            path = modinfo_name(_paths(args.kernel_name), f)
+            if path is not None:
+                files[i] = path
+    return modinfo(files, field=args.field, null=args.null, out=sys.stdout, err=sys.stderr)
 
 
 def _policy(args: argparse.Namespace) -> Policy:
+    from ._core._policy import Fifo, RandomPolicy, Replay, decode_decisions
+
     if args.replay is not None:
         if args.policy is not None or args.seed is not None:
             raise UsageError("--replay cannot be combined with --policy or --seed")
@@ -216,6 +318,8 @@ def _policy(args: argparse.Namespace) -> Policy:
 
 
 def _load_image(path: str) -> Any:
+    from .image import open_image
+
     if os.path.isdir(path):
         raise UsageError(f"{path}: is a directory (give a module file)")
     if not os.path.exists(path):
@@ -227,6 +331,11 @@ def _load_image(path: str) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from ._core._module import ModuleBuildError
+    from ._core._policy import Replay
+    from .expect import TranscriptError, read_transcript
+    from .session import SessionOptions
+
     policy = _policy(args)
     if args.expect is not None and args.replay is not None:
         raise UsageError("--expect searches for a schedule itself: it cannot be combined with --replay")
@@ -266,6 +375,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_printing(image: ModuleImage, options: SessionOptions, argument: str) -> tuple[int, str]:
+    from ._core._policy import ReplayMismatch
+    from ._core._printk import Record, format_dmesg_line
+    from .session import Session
+
     """Run one session, printing the log as it is written; (exit code, replay string)."""
     out = sys.stdout
     broken: list[BrokenPipeError] = []
@@ -315,6 +428,10 @@ def _run_printing(image: ModuleImage, options: SessionOptions, argument: str) ->
 
 
 def _run_expect(image: ModuleImage, options: SessionOptions, lines: list, args: argparse.Namespace) -> int:
+    from ._core._policy import Replay, decode_decisions
+    from .expect import default_tolerance_ns, search
+    from .session import SessionOptions
+
     if args.tolerance is not None:
         tolerance_ns = int(round(args.tolerance * 1e9))
     else:
@@ -342,9 +459,16 @@ def _run_expect(image: ModuleImage, options: SessionOptions, lines: list, args: 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     try:
+        name, argv = _split_name(sys.argv[1:] if argv is None else list(argv))
+        if argv and argv[0] in _LIVE_TOOL_HELP:
+            # The tool parses its own options, as the real one does.
+            from .live.tools import run_tool
+
+            return run_tool(argv[0], _paths(name), argv[1:])
+        parser = build_parser()
         args, extra = parser.parse_known_args(argv)
+        args.kernel_name = name
         if args.command == "run":
             # Parameters may follow the options too: kernsim run m.ko --for 2 count=3.
             params = [a for a in extra if not a.startswith("-")]
@@ -358,6 +482,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_make(args)
         if args.command == "modinfo":
             return cmd_modinfo(args)
+        if args.command in ("boot", "halt", "sleep"):
+            return cmd_live(name, args)
         raise UsageError(f"unknown command {args.command!r}")
     except UsageError as exc:
         print(f"kernsim: error: {exc}", file=sys.stderr)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Callable, Final
 
 from ._core._errno import EINVAL, ENOENT, ENOEXEC, ESRCH, EWOULDBLOCK, strerror
-from ._core._module import LoadFailed, ModuleImage, module_name_of
+from ._core._module import O_NONBLOCK, O_TRUNC, LoadFailed, ModuleImage, module_name_of
 
 Tty = Callable[[str], None]
 
@@ -49,17 +49,19 @@ def insmod(kernel: Any, image: ModuleImage, argument: str, params: str, tty: Tty
     return 0
 
 
-def rmmod(kernel: Any, argument: str, tty: Tty) -> int:
-    """``rmmod NAME`` (or a path to the module file): unload it; kmod's exit status."""
+def rmmod(kernel: Any, argument: str, tty: Tty, *, force: bool = False) -> int:
+    """``rmmod [-f] NAME`` (or a path to the module file): unload it; kmod's
+    exit status.  ``-f`` skips the in-use check and asks the kernel to force
+    the removal (``O_TRUNC``)."""
     name = module_name_of(argument)
     mod = kernel.modules.get(name)
     if mod is None:
         tty(f"rmmod: ERROR: Module {name} is not currently loaded")
         return 1
-    if mod.refcnt != 0:  # still in init, or held
+    if mod.refcnt != 0 and not force:  # still in init, or held
         tty(f"rmmod: ERROR: Module {name} is in use")
         return 1
-    ret = kernel.sys_delete_module(name)
+    ret = kernel.sys_delete_module(name, O_NONBLOCK | (O_TRUNC if force else 0))
     if ret < 0:
         err = -ret
         if err == EWOULDBLOCK:
@@ -71,3 +73,4 @@ def rmmod(kernel: Any, argument: str, tty: Tty) -> int:
         tty(f"rmmod: ERROR: could not remove module {name}: {text}")
         return 1
     return 0
+

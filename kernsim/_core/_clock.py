@@ -19,8 +19,9 @@ the wall clock, which moves on its own.
 
 from __future__ import annotations
 
+import threading
 import time
-from typing import Protocol
+from typing import Callable, Protocol
 
 
 class Clock(Protocol):
@@ -38,6 +39,9 @@ class Clock(Protocol):
     def wait_until(self, when_ns: int) -> int:
         """Idle until *when_ns*; return the time it is then."""
 
+    def spin_until(self, when_ns: int) -> int:
+        """Busy-wait until *when_ns* (``udelay``); return the time it is then."""
+
 
 class VirtualClock:
     """Time jumps to the next event when nothing can run."""
@@ -53,21 +57,46 @@ class VirtualClock:
     def wait_until(self, when_ns: int) -> int:
         return when_ns
 
+    spin_until = wait_until
+
 
 class RealClock:
-    """Time is the wall clock's: an idle kernel sleeps until its next timer."""
+    """Time is the wall clock's: an idle kernel sleeps until its next timer.
+
+    The outside world can :meth:`interrupt` it (a live kernel's socket has a
+    request): an idle wait returns at once, and the kernel's thread calls
+    ``on_interrupt`` at its next reading of the clock -- every scheduling
+    point, on a wall clock -- so a busy kernel hears it too.
+    """
 
     virtual = False
 
     def __init__(self) -> None:
         self._origin = time.monotonic_ns()
         self._last = 0
+        self._wake = threading.Event()
+        self._interrupted = False
+        #: Called in the kernel's thread after :meth:`interrupt` (e.g. ``request_stop``).
+        self.on_interrupt: Callable[[], None] | None = None
+
+    def interrupt(self) -> None:
+        """Thread-safe: end an idle wait now and have ``on_interrupt`` called."""
+        self._interrupted = True
+        self._wake.set()
+
+    def _take_interrupt(self) -> None:
+        self._interrupted = False
+        self._wake.clear()
+        if self.on_interrupt is not None:
+            self.on_interrupt()
 
     def start(self) -> None:
         self._origin = time.monotonic_ns()
         self._last = 0
 
     def read(self, accounted_ns: int) -> int:
+        if self._interrupted:
+            self._take_interrupt()
         now = time.monotonic_ns() - self._origin
         # Never run backwards, even though the kernel's own accounting may be
         # ahead of the wall clock by a few call costs.
@@ -79,6 +108,16 @@ class RealClock:
         return now
 
     def wait_until(self, when_ns: int) -> int:
+        """Sleep until *when_ns*, or less if interrupted: the time it is then."""
+        delay = when_ns - (time.monotonic_ns() - self._origin)
+        if delay > 0 and not self._interrupted:
+            self._wake.wait(delay / 1e9)
+        if self._interrupted:
+            return self.read(0)
+        return max(self.read(0), when_ns)
+
+    def spin_until(self, when_ns: int) -> int:
+        """Busy-wait (``udelay``) until *when_ns*: no interrupt ends it early."""
         delay = when_ns - (time.monotonic_ns() - self._origin)
         if delay > 0:
             time.sleep(delay / 1e9)

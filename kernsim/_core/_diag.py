@@ -42,6 +42,7 @@ SIGKILL: Final = 9
 # Taint bits (include/linux/panic.h) and their letters, in print_tainted() order.
 TAINT_PROPRIETARY_MODULE: Final = 0
 TAINT_FORCED_MODULE: Final = 1
+TAINT_FORCED_RMMOD: Final = 3
 TAINT_DIE: Final = 7
 TAINT_WARN: Final = 9
 TAINT_OOT_MODULE: Final = 12

@@ -122,6 +122,7 @@ class Kernel(Kthreads, ModuleLoader, SlabAllocator, Kasan, Kmemleak, Diagnostics
                                   f"policy {self.policy.name}")
         init = self.spawn("init", _never_runs, user=True, state=TASK_INTERRUPTIBLE)
         init.full_name = "/sbin/init"
+        init.cmdline = ["/sbin/init"]
         self.init_task = init
         kthreadd = self.start_kthreadd()
         kthreadd.parent = None
@@ -141,10 +142,13 @@ class Kernel(Kthreads, ModuleLoader, SlabAllocator, Kasan, Kmemleak, Diagnostics
 
     def spawn_process(self, comm: str, main: Callable[[], int], *,
                       tty: Callable[[str], None] | None = None,
-                      on_exit: Callable[[Task], None] | None = None, native: bool = False) -> Task:
+                      on_exit: Callable[[Task], None] | None = None, native: bool = False,
+                      argv: list[str] | None = None) -> Task:
         """Start a user process (``insmod``, ``rmmod``...) as a child of init;
-        *native* if it will run C module code (a C module's init or exit)."""
+        *native* if it will run C module code (a C module's init or exit);
+        *argv* its command line, as ``ps`` shows it (default: just *comm*)."""
         task = self.spawn(comm, main, parent=self.init_task, user=True, native=native)
+        task.cmdline = list(argv) if argv else [comm]
         task.tty = tty
         task.on_exit = on_exit
         return task

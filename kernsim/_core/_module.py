@@ -25,7 +25,7 @@ from types import CodeType
 from typing import Any, Callable, Final
 
 from ._current import cur
-from ._diag import TAINT_OOT_MODULE, TAINT_PROPRIETARY_MODULE, TAINT_UNSIGNED_MODULE, taint_flags
+from ._diag import TAINT_FORCED_RMMOD, TAINT_OOT_MODULE, TAINT_PROPRIETARY_MODULE, TAINT_UNSIGNED_MODULE, taint_flags
 from ._errno import EBUSY, EEXIST, ENOENT, ENOEXEC, EWOULDBLOCK
 from ._export import export, export_value, ksym
 from ._param import parse_module_args
@@ -357,9 +357,9 @@ def delete_module(k: Any, name: str, flags: int) -> int:
         return -ENOENT
     if mod.state != MODULE_STATE_LIVE:
         return -EBUSY
-    if mod.init is not None and mod.exit is None:
+    if mod.init is not None and mod.exit is None and not try_force_unload(k, flags):
         return -EBUSY
-    if mod.refcnt != 0:
+    if mod.refcnt != 0 and not try_force_unload(k, flags):
         return -EWOULDBLOCK
     mod.state = MODULE_STATE_GOING
     if mod.exit is not None:
@@ -368,6 +368,19 @@ def delete_module(k: Any, name: str, flags: int) -> int:
     k._free_module(mod)
     k.module_freed(mod)
     return 0
+
+
+def try_force_unload(k: Any, flags: int) -> bool:
+    """``rmmod -f`` (O_TRUNC), with CONFIG_MODULE_FORCE_UNLOAD (Debian has it):
+    remove the module anyway, tainting the kernel ``R``."""
+    if not flags & O_TRUNC:
+        return False
+    from ._lockdep import debug_locks_off
+
+    k.add_taint(TAINT_FORCED_RMMOD)
+    if debug_locks_off(k):  # add_taint(TAINT_FORCED_RMMOD, LOCKDEP_NOW_UNRELIABLE)
+        k.printk_ln(KERN_WARNING, "Disabling lock debugging due to kernel taint")
+    return True
 
 
 ksym(do_one_initcall)

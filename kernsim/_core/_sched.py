@@ -154,6 +154,9 @@ class Scheduler:
         #: Time before which the fast path need not call point_slow().
         self.due: Any = INF if clock.virtual else -1
         self.horizon: int | None = None
+        #: Stop instead of letting time pass when nothing can run (a live
+        #: virtual-time kernel settles after a command: time moves only on request).
+        self.stop_when_idle = False
         self.stop_reason: str | None = None
         self.host = GreenletContext(None, None)
         #: Run this long without sleeping before the soft-lockup check looks (Diagnostics sets it).
@@ -438,6 +441,9 @@ class Scheduler:
 
         Returns False (and sets ``stop_reason``) if the kernel must stop instead.
         """
+        if self.stop_when_idle:
+            self.stop_reason = STOP_IDLE
+            return False
         nxt = self.next_event
         if nxt == INF and self.horizon is None:
             self.stop_reason = STOP_IDLE
@@ -485,6 +491,7 @@ class Scheduler:
         task = Task(self.alloc_pid(), comm, user=user)
         task.parent = parent
         task.kaddr = 0xFFFF888000000000 + task.pid * 0x2400
+        task.start_time = self.now
         if native or self.native_tasks:
             task.context = ThreadContext(lambda: self._task_main(task, main), self.host)
         else:

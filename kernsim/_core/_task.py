@@ -244,7 +244,7 @@ class Task:
         "last_switch_time", "slice_end", "spin_start", "lockup_report_at", "usage",
         "exit_code", "module", "tty", "blocked_on", "sleep_timer", "cpu",
         "kaddr", "user", "oopsed", "signals", "sig_allowed", "on_exit", "doomed", "sleep_site",
-        "preempt_count", "held_locks", "c_stack", "__weakref__",
+        "preempt_count", "held_locks", "c_stack", "start_time", "cmdline", "__weakref__",
     )
 
     def __init__(self, pid: int, comm: str, *, user: bool = False) -> None:
@@ -313,6 +313,10 @@ class Task:
         #: lockdep's ``held_locks``: the locks it holds, oldest first, or None
         #: if it never took one (see ``_lockdep.HeldLock``).
         self.held_locks: list[Any] | None = None
+        #: When it was created, ns since boot (``task->start_time``: ps's START, ETIME).
+        self.start_time = 0
+        #: A user process's argv (``/proc/PID/cmdline``); empty for a kthread.
+        self.cmdline: list[str] = []
 
     def set_name(self, name: str) -> None:
         """Name a kthread as ``kthread_create`` does (``set_task_comm`` + full name)."""

@@ -397,7 +397,7 @@ def _busy_wait(ns: int) -> None:
     if k.now >= k.due:  # a scheduling point, as any kernel call
         k.point_slow()
     if not k.clock_virtual:
-        k.now = k.clock.wait_until(k.now + ns)
+        k.now = k.clock.spin_until(k.now + ns)
         if k.now >= k.due:
             k.point_slow()
         return

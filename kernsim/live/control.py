@@ -1,0 +1,185 @@
+"""``kernsim boot`` and ``kernsim halt``: starting and stopping a live kernel.
+
+``boot`` starts the kernel process detached (its own session, stdin and
+stdout on /dev/null, stderr in ``NAME.out``) and returns once its socket
+listens; ``--foreground`` serves in the calling process instead, printing
+the console as a serial line would.  Before booting it looks for what a
+previous kernel left behind: a log with no clean halt means that kernel
+died (a C module took its process down), and -- like pstore after a crash --
+its last messages are saved and shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from .client import KernelError, pid_alive, query, read_pidfile, request
+from .paths import KernelPaths, RuntimeDirError, ensure_private_dir
+
+if TYPE_CHECKING:
+    from .server import BootOptions
+
+#: How long boot waits for the new kernel's socket, seconds.
+BOOT_TIMEOUT: Final = 60.0
+#: How long halt waits for the kernel's process to end, seconds.
+HALT_TIMEOUT: Final = 30.0
+#: Lines of a dead kernel's log that boot prints.
+PSTORE_TAIL: Final = 40
+
+
+def _describe(status: dict) -> str:  # type: ignore[type-arg]
+    up = status["uptime_ns"] / 1e9
+    return (f"pid {status['pid']}, {status['clock']} clock, HZ={status['hz']}, up {up:.3f} s, "
+            f"{status['modules']} module{'s' if status['modules'] != 1 else ''} loaded")
+
+
+def boot(paths: KernelPaths, options: BootOptions, *, foreground: bool) -> int:
+    try:
+        ensure_private_dir(paths.root)
+    except RuntimeDirError as exc:
+        print(f"kernsim: error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        status = query(paths, "status")
+    except KernelError:
+        status = None
+    if status is not None:
+        print(f"kernsim: kernel '{paths.name}' is already running ({_describe(status)}); "
+              f"socket {paths.socket}")
+        wanted = "virtual" if options.virtual else "real-time"
+        if status["clock"] != wanted or status["hz"] != options.hz:
+            print(f"kernsim: error: it is not the {wanted}-clock HZ={options.hz} kernel asked "
+                  f"for: 'kernsim halt' it first, or boot another with --name", file=sys.stderr)
+            return 1
+        return 0
+    info = read_pidfile(paths)
+    if info is not None and pid_alive(info["pid"]):
+        print(f"kernsim: error: kernel '{paths.name}' (pid {info['pid']}) is running but does not "
+              f"answer on {paths.socket}; stop it with 'kill {info['pid']}'", file=sys.stderr)
+        return 1
+    _recover_pstore(paths, info)
+    if foreground:
+        from .server import run_server
+
+
+        print(f"kernsim: kernel '{paths.name}' booting in the foreground (pid {os.getpid()}); "
+              f"socket {paths.socket}; Ctrl-C halts it", file=sys.stderr, flush=True)
+        return run_server(paths, options, console=lambda line: print(line, flush=True))
+    return _boot_detached(paths, options)
+
+
+def _boot_detached(paths: KernelPaths, options: BootOptions) -> int:
+    r, w = os.pipe()
+    argv = [sys.executable, "-m", "kernsim.live", "--name", paths.name, "--root", str(paths.root),
+            "--hz", str(options.hz), "--hung-task-timeout", str(options.hung_task_timeout),
+            "--ready-fd", str(w)] + (["--virtual"] if options.virtual else [])
+    with open(paths.stderr, "w") as err, open(os.devnull, "rb") as null_in, \
+            open(os.devnull, "wb") as null_out:
+        proc = subprocess.Popen(argv, stdin=null_in, stdout=null_out, stderr=err, pass_fds=(w,),
+                                start_new_session=True, cwd="/", close_fds=True)
+    os.close(w)
+    ready = b""
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    try:
+        while b"\n" not in ready and time.monotonic() < deadline:
+            readable, _, _ = select.select([r], [], [], 0.2)
+            if readable:
+                chunk = os.read(r, 64)
+                if not chunk:
+                    break
+                ready += chunk
+    finally:
+        os.close(r)
+    if not ready.startswith(b"ready"):
+        proc.poll()
+        why = Path(paths.stderr).read_text(errors="replace").strip().splitlines()[-5:]
+        print(f"kernsim: error: the kernel did not boot" +
+              (f" (exit status {proc.returncode})" if proc.returncode is not None else ""),
+              file=sys.stderr)
+        for line in why:
+            print(f"  {line}", file=sys.stderr)
+        if proc.returncode is None:
+            proc.kill()
+        return 1
+    clock = "virtual clock (moves on 'kernsim sleep')" if options.virtual else "real-time clock"
+    print(f"kernsim: kernel '{paths.name}' booted (pid {proc.pid}, {clock}, HZ={options.hz}); "
+          f"socket {paths.socket}")
+    return 0
+
+
+def _recover_pstore(paths: KernelPaths, info: dict | None) -> None:  # type: ignore[type-arg]
+    """A log without a clean halt: the previous kernel died.  Keep its log in
+    ``pstore/`` and print the end of it."""
+    if not paths.log.exists():
+        return
+    try:
+        text = paths.log.read_text(errors="replace")
+    except OSError:
+        return
+    ensure_private_dir(paths.pstore)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    saved = paths.pstore / f"dmesg-{paths.name}-{stamp}.txt"
+    n = 1
+    while saved.exists():
+        n += 1
+        saved = paths.pstore / f"dmesg-{paths.name}-{stamp}-{n}.txt"
+    os.replace(paths.log, saved)
+    for stale in (paths.socket, paths.pidfile):
+        try:
+            os.unlink(stale)
+        except FileNotFoundError:
+            pass
+    lines = text.splitlines()
+    pid = f" (pid {info['pid']})" if info else ""
+    print(f"kernsim: the previous kernel '{paths.name}'{pid} died without halting; the end of its "
+          f"log (all of it is in {saved}):")
+    for line in lines[-PSTORE_TAIL:]:
+        print(line)
+    sys.stdout.flush()
+
+
+def halt(paths: KernelPaths) -> int:
+    """Ask the kernel to remove its modules and shut down; wait until it has."""
+    info = read_pidfile(paths)
+    status = request(paths, "halt")
+    if info is not None:
+        deadline = time.monotonic() + HALT_TIMEOUT
+        while pid_alive(info["pid"]) and time.monotonic() < deadline:
+            if _reap(info["pid"]):
+                break
+            time.sleep(0.01)
+    return status
+
+
+def _reap(pid: int) -> bool:
+    """Collect *pid* if it is our child (a foreground test harness's); True if it ended."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return False
+    return done == pid
+
+
+def daemon_main(argv: list[str] | None = None) -> int:
+    """The detached kernel process (``python -m kernsim.live``)."""
+    p = argparse.ArgumentParser(prog="kernsim.live")
+    p.add_argument("--name", required=True)
+    p.add_argument("--root", required=True)
+    p.add_argument("--hz", type=int, default=250)
+    p.add_argument("--hung-task-timeout", type=int, default=120)
+    p.add_argument("--virtual", action="store_true")
+    p.add_argument("--ready-fd", type=int, default=None)
+    a = p.parse_args(argv)
+    from .server import BootOptions, run_server
+
+
+    paths = KernelPaths.of(a.name, Path(a.root))
+    options = BootOptions(hz=a.hz, virtual=a.virtual, hung_task_timeout=a.hung_task_timeout)
+    return run_server(paths, options, ready_fd=a.ready_fd)
