@@ -161,12 +161,17 @@ class Kernel(Kthreads, ModuleLoader, SlabAllocator, Kasan, Kmemleak, Diagnostics
         executing its code faults when it next runs (as a kthread left behind
         by a buggy exit does)."""
         self.kmemleak_scan(mod)
+        left_behind = False
         for task in list(self.tasks.values()):
             if task.module is mod and task.alive:
+                left_behind = True
                 addr = mod.kaddr + 0x10 * (task.pid % 64)
                 task.doomed = PageFault(
                     addr, f"{task.comm}:{task.pid} still runs code of module {mod.name}, "
                           f"which was removed ({why})", fetch=True)
+        release = getattr(mod.image, "release", None)
+        if release is not None and not left_behind:
+            release(mod)  # a C module's code is unmapped (none of its threads is left)
 
     # -- running --------------------------------------------------------------
 

@@ -156,6 +156,8 @@ class Module:
         #: Symbols it uses that the kernel will not resolve for it (filled by
         #: the image; GPL-only ones are added for a non-GPL module at load).
         self.unresolved: list[str] = []
+        #: A C module's shared object, while it is mapped (see ``cmodule.loader.release``).
+        self.c_library: Any = None
 
     @property
     def state_name(self) -> str:

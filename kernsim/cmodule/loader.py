@@ -71,6 +71,10 @@ class CModuleImage:
         """The module's undefined symbols, in symbol-table order."""
         return _undefined_symbols(self.path)
 
+    def release(self, mod: Module) -> None:
+        """The module is freed and none of its code can run any more: unmap it."""
+        release(mod)
+
     def load_into(self, mod: Module) -> None:
         """Link, open and bind the module's entry points (init_module's work)."""
         try:
@@ -102,15 +106,17 @@ class CModuleImage:
                 raise InvalidModuleFormat(f"{self.path}: {exc}") from None
         finally:
             so.unlink(missing_ok=True)  # the mapping stays; the file is not needed
-        # Never closed: a kthread a buggy exit left behind may still run its
-        # code (the kernel reports that as a fault; an unmapped library would
-        # crash the process), and a reused address would confuse symbols.
+        # Closed by release() once the module is freed and none of its
+        # threads is left (a kthread a buggy exit left behind may still run
+        # its code: then it stays mapped, and the kernel reports the fault).
         _OPEN_LIBRARIES.append((mffi, lib))
+        mod.c_library = (mffi, lib)
         init = _entry(mffi, lib, "init_module")
         exit_ = _entry(mffi, lib, "cleanup_module")
         anchor = ("init_module", init) if init else ("cleanup_module", exit_) if exit_ else None
         if anchor is not None and anchor[0] in values:
             base = anchor[1] - values[anchor[0]]
+            mod.c_library = (mffi, lib, base)
             b.symbols.extend((base + value, base + value + max(size, 1), name, self.name)
                              for name, value, size in functions)
             b.data_symbols.extend((base + value, base + value + max(size, 1), name, self.name)
@@ -138,6 +144,29 @@ KERNEL_LIBC: Final = frozenset({
     "strchr", "strrchr", "strstr", "strpbrk", "strsep", "strspn", "strcspn", "sprintf",
     "snprintf", "vsprintf", "vsnprintf", "sscanf", "vsscanf",
 })
+
+
+def release(mod: Module) -> None:
+    """Unmap a freed module's shared object and forget its symbols, so that a
+    kernel that loads and removes modules for days stays the same size."""
+    lib_info = getattr(mod, "c_library", None)
+    if lib_info is None:
+        return
+    mod.c_library = None
+    mffi, lib = lib_info[0], lib_info[1]
+    b = bridge()
+    if len(lib_info) > 2:
+        base = lib_info[2]
+        b.symbols[:] = [s for s in b.symbols if not (s[3] == mod.name and s[0] >= base and
+                                                      s[0] - base < 1 << 32)]
+        b.data_symbols[:] = [s for s in b.data_symbols if not (s[3] == mod.name and s[0] >= base
+                                                                and s[0] - base < 1 << 32)]
+    for i, (f, l) in enumerate(_OPEN_LIBRARIES):
+        if l is lib:
+            del _OPEN_LIBRARIES[i]
+            break
+    mod.init = mod.exit = None
+    mffi.dlclose(lib)
 
 
 def _undefined_symbols(ko: str) -> list[str]:
