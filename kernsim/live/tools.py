@@ -117,37 +117,52 @@ def ps_main(paths: KernelPaths, argv: list[str]) -> int:
 
 
 def dmesg_main(paths: KernelPaths, argv: list[str]) -> int:
-    from ..dmesg import DmesgUsageError, format_record, parse_dmesg_args
+    from ..dmesg import VERSION_TEXT, DmesgPrinter, DmesgUsageError, parse_dmesg_args, usage_text
 
     try:
         opts = parse_dmesg_args(argv)
     except DmesgUsageError as exc:
         print(str(exc), file=sys.stderr)
-        return 1
-    if getattr(opts, "help", False) or getattr(opts, "version", False):
-        return 0  # parse_dmesg_args printed them
+        return getattr(exc, "status", 1)
+    if opts.help:
+        sys.stdout.write(usage_text())
+        return 0
+    if opts.version:
+        print(VERSION_TEXT)
+        return 0
+    for line in opts.warnings:
+        print(line, file=sys.stderr)
+    if opts.action in ("console_off", "console_on", "console_level"):
+        # -D, -E, -n: the console's log level.  kernsim's console (boot
+        # --foreground) prints every level, so there is nothing to change.
+        print(f"kernsim: dmesg: the simulated kernel's console has no log level to change; "
+              f"nothing done", file=sys.stderr)
+        return 0
     if opts.clear:  # -C: clear, print nothing
         return request(paths, "clear")
-    prev: list[int | None] = [None]
-    boot_wall = [0]
+    printer: list[DmesgPrinter] = []
+    follow = bool(opts.follow or opts.follow_new)
 
-    def show(rec: procfs.KmsgRecord) -> None:
-        text = format_record(rec, opts, boot_wall_ns=boot_wall[0], prev_ts_ns=prev[0])
-        if text is not None:
-            print(text, flush=opts.follow or opts.follow_new)
-            prev[0] = rec.ts_ns
+    def show(rec: dict[str, Any]) -> None:
+        text = printer[0].feed(procfs.from_json(procfs.KmsgRecord, rec))
+        if text:
+            sys.stdout.write(text)
+            if follow:
+                sys.stdout.flush()
 
     def on_reply(msg: dict[str, Any]) -> None:
         if "data" in msg:
-            boot_wall[0] = msg["data"]["boot_wall_ns"]
+            printer.append(DmesgPrinter(opts, boot_wall_ns=msg["data"]["boot_wall_ns"]))
             for r in msg["data"]["records"]:
-                show(procfs.from_json(procfs.KmsgRecord, r))
-        elif "rec" in msg:
-            show(procfs.from_json(procfs.KmsgRecord, msg["rec"]))
+                show(r)
+        elif "rec" in msg and printer:
+            show(msg["rec"])
 
-    follow = bool(opts.follow or opts.follow_new)
-    return request(paths, "kmsg", {"clear": bool(opts.read_clear), "follow": follow,
-                                   "new_only": bool(opts.follow_new)}, on_reply=on_reply)
+    status = request(paths, "kmsg", {"clear": bool(opts.read_clear), "follow": follow,
+                                     "new_only": bool(opts.follow_new)}, on_reply=on_reply)
+    if printer:
+        sys.stdout.write(printer[0].finish())
+    return status
 
 
 def modinfo_name(paths: KernelPaths, name: str) -> str | None:
