@@ -5,7 +5,8 @@ Run:  pip install . && python bench/live.py [--quick]
 (g) timer lateness in real time: a kthread loops ``msleep(10)`` (300 times)
     in a real-time live kernel; each wake-up's lateness is the wall-clock
     time at which the thread runs again minus the time its timer was due
-    (the jiffy the timer wheel set it for).  p50 / p99 / max, in µs.  Run
+    (the tick the timer wheel set it for: msleep(10) sleeps 5 jiffies, 20 ms,
+    at HZ=250, as on a real kernel).  p50 / p99 / max, in µs.  Run
     once on an idle kernel, once while clients hammer it with ``lsmod``.
 (h) command latency: ``kernsim lsmod`` against a running kernel, the whole
     process (fork, Python start-up, connect, round trip, print), p50 / p99
@@ -56,7 +57,10 @@ def fn(data):
     for _ in range(ROUNDS):
         j0 = get_jiffies_64()
         msleep(10)
-        due = k.jiffy_time(j0 + msecs_to_jiffies(10) + 1)
+        # msleep() arms its timer for jiffy j0 + msecs_to_jiffies(10) + 1; the
+        # wheel's calc_index() rounds even level 0 up by one jiffy: it is due
+        # at the tick of j0 + msecs_to_jiffies(10) + 2 (20 ms at HZ=250).
+        due = k.jiffy_time(j0 + msecs_to_jiffies(10) + 2)
         woke = time.monotonic_ns() - k.clock._origin
         late.append(woke - due)
     late.sort()

@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -52,12 +53,26 @@ class UnknownSymbol(LoadFailed):
         cur.k.printk_ln(KERN_WARNING, str(self))
 
 
+@dataclass
+class _Prepared:
+    """What loading a .ko needs from files, read (and linked) beforehand."""
+
+    error: KoError | None = None
+    info: Any = None
+    unknown: list[str] = field(default_factory=list)
+    so: Path | None = None
+    functions: Any = None
+    param_section: tuple[int, int, int] | None = None
+    objects: list[tuple[str, int, int]] = field(default_factory=list)
+
+
 class CModuleImage:
     """A built C module, as insmod reads it from disk."""
 
     native = True
 
     def __init__(self, path: str) -> None:
+        self._prepared: _Prepared | None = None
         self.path = os.path.abspath(path)
         self.display_path = path
         if not os.path.isfile(path):
@@ -75,26 +90,48 @@ class CModuleImage:
         """The module is freed and none of its code can run any more: unmap it."""
         release(mod)
 
-    def load_into(self, mod: Module) -> None:
-        """Link, open and bind the module's entry points (init_module's work)."""
+    def prepare(self) -> None:
+        """Do the slow work on files -- reading the ELF object, linking the
+        shared object -- ahead of :meth:`load_into`.  A live kernel calls it
+        off its own thread, so that an insmod does not stall its clock."""
+        self._prepared = self._read_and_link()
+
+    def _read_and_link(self) -> _Prepared:
         try:
             info = load_ko(self.path)
         except KoError as exc:
-            if exc.dmesg:
-                cur.k.printk_ln(KERN_ERR, exc.dmesg)
-            raise InvalidModuleFormat(exc.reason) from None
-        b = bridge()
+            return _Prepared(error=exc)
         unknown = _unknown_symbols(self.path)
         if unknown:
-            # load_module() reports each after the taint lines, and fails
-            mod.modinfo = list(info.fields)
-            mod.unresolved = unknown
-            return
+            return _Prepared(info=info, unknown=unknown)
         so = _link(self.path, self.name)
         try:
-            values, functions = _elf_functions(str(so))
-            param_section = _param_section(str(so))
-            objects = _elf_objects(str(so))
+            return _Prepared(info=info, so=so, functions=_elf_functions(str(so)),
+                             param_section=_param_section(str(so)), objects=_elf_objects(str(so)))
+        except BaseException:
+            so.unlink(missing_ok=True)
+            raise
+
+    def load_into(self, mod: Module) -> None:
+        """Link, open and bind the module's entry points (init_module's work)."""
+        prep, self._prepared = self._prepared or self._read_and_link(), None
+        if prep.error is not None:
+            if prep.error.dmesg:
+                cur.k.printk_ln(KERN_ERR, prep.error.dmesg)
+            raise InvalidModuleFormat(prep.error.reason) from None
+        info = prep.info
+        b = bridge()
+        if prep.unknown:
+            # load_module() reports each after the taint lines, and fails
+            mod.modinfo = list(info.fields)
+            mod.unresolved = prep.unknown
+            return
+        so = prep.so
+        assert so is not None
+        try:
+            values, functions = prep.functions
+            param_section = prep.param_section
+            objects = prep.objects
             mffi = FFI()
             mffi.cdef("int init_module(void); void cleanup_module(void); extern char __this_module;")
             try:

@@ -123,12 +123,17 @@ class KernelServer:
         self.clients_lock = threading.Lock()
         #: The terminal of each user process a client started (ps's TTY).
         self.ttys: dict[int, str] = {}
+        #: The commands still running, and the clients waiting for them.
+        self.waiting: dict[Task, Client] = {}
         self.console = console
         self._log_file = open(paths.log, "w", encoding="utf-8", errors="replace")
         for rec in k.log_records():
             self._on_record(rec)
         k.consoles.append(self._on_record)
         self.listener: socket.socket | None = None
+        if not options.virtual:
+            _warm_up_c_modules()
+
 
     # -- the kernel log, as it grows ------------------------------------------
 
@@ -244,7 +249,11 @@ class KernelServer:
                 raise FileNotFoundError
             if os.path.isdir(path):
                 raise IsADirectoryError
-            args["image"] = open_image(path, echo=client.err)
+            image = open_image(path, echo=client.err)
+            prepare = getattr(image, "prepare", None)
+            if prepare is not None:
+                prepare()  # a C module's linking, here rather than in the kernel's thread
+            args["image"] = image
         except FileNotFoundError:
             args["image_error"] = "No such file or directory"
         except IsADirectoryError:
@@ -368,6 +377,7 @@ class KernelServer:
 
         def on_exit(task: Task) -> None:
             self.ttys.pop(task.pid, None)
+            self.waiting.pop(task, None)
             code = task.exit_code
             if code >= 128 or code in (9, 11):  # killed by the oops of the module's init/exit
                 client.err("Segmentation fault" if code == 11 else "Killed")
@@ -379,6 +389,7 @@ class KernelServer:
         task = k.spawn_process(comm, lambda: main(client.err), tty=client.err, on_exit=on_exit,
                                native=native, argv=argv)
         self.ttys[task.pid] = client.tty
+        self.waiting[task] = client
         if self.options.virtual:
             self._run_command_virtual(client, task)
         return task
@@ -402,6 +413,7 @@ class KernelServer:
                        f"blocked in the kernel (see 'kernsim ps'), and the clock moves on "
                        f"with 'kernsim sleep'")
             task.on_exit = lambda t: self.ttys.pop(t.pid, None)
+            self.waiting.pop(task, None)
             client.finish(1)
         self._settle()
 
@@ -468,9 +480,17 @@ class KernelServer:
         client = self._halt_client or Client(None)
         k = self.kernel
         for mod in k.modules_newest_first():
-            if mod.state_name != "Live" or k.panicked is not None:
+            if k.panicked is not None:
+                break
+            if mod.state_name != "Live":
+                client.err(f"kernsim: halt: module {mod.name} is {mod.state_name.lower()}: "
+                           f"halting with it")
                 continue
             self._halt_rmmod(client, mod.name, mod.image.native)
+        for task, waiter in list(self.waiting.items()):
+            waiter.err(f"kernsim: the kernel halted while {task.comm} (pid {task.pid}) was "
+                       f"blocked in state {task.state_letter}")
+            waiter.finish(1)
         if self.listener is not None:
             try:
                 self.listener.close()
@@ -514,6 +534,19 @@ class KernelServer:
                     pass
 
 
+def _warm_up_c_modules() -> None:
+    """Load the C modules' runtime now, at boot: the first C insmod would
+    otherwise stall a real-time kernel's clock for a quarter of a second."""
+    try:
+        from ..cmodule.bridge import bridge
+        from ..cmodule.loader import _runtime_symbols
+
+        bridge()
+        _runtime_symbols()
+    except Exception:  # no compiler here: C modules will say so when loaded
+        pass
+
+
 def _send_quietly(sock: socket.socket, msg: dict[str, Any]) -> None:
     try:
         sock.sendall(encode(msg))
@@ -548,6 +581,10 @@ def run_server(paths: KernelPaths, options: BootOptions, *, ready_fd: int | None
                console: Callable[[str], None] | None = None) -> int:
     """The kernel process's main: boot, listen, say ready on *ready_fd*, serve."""
     ensure_private_dir(paths.root)
+    # The clients' threads hand the interpreter back to the kernel's thread
+    # within 0.5 ms rather than the default 5 ms: a timer's lateness while
+    # clients are being served.
+    sys.setswitchinterval(0.0005)
     server = KernelServer(paths, options, console=console)
     try:
         server.listen()
