@@ -249,6 +249,8 @@ class KernelServer:
                 raise FileNotFoundError
             if os.path.isdir(path):
                 raise IsADirectoryError
+            if not os.path.isfile(path):  # /dev/zero, a FIFO: never read them
+                raise ValueError("not a regular file")
             image = open_image(path, echo=client.err)
             prepare = getattr(image, "prepare", None)
             if prepare is not None:

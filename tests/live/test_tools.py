@@ -108,6 +108,9 @@ def test_insmod_and_rmmod_cycles_leave_no_threads_or_tasks_behind(live: Live) ->
         if i == 4:
             threads = os_threads()
     assert len(query(live.paths, "tasks")["tasks"]) == 3  # init, kthreadd, khungtaskd
+    deadline = time.monotonic() + 5  # the last clients' threads are ending
+    while os_threads() > threads and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert os_threads() <= threads
     assert query(live.paths, "modules") == []
     live.ok("halt")
