@@ -130,7 +130,7 @@ module_exit(soak_exit);
 '''
 
 
-def kernsim(env: dict[str, str], *args: str) -> str:
+def run_kernsim(env: dict[str, str], *args: str) -> str:
     r = subprocess.run([sys.executable, "-m", "kernsim", *args], env=env, capture_output=True,
                        text=True)
     if r.returncode != 0:
@@ -157,7 +157,7 @@ def proc_status(pid: int) -> tuple[int, int]:
 def bench_lateness(env: dict[str, str], tmp: Path, rounds: int, hammer: bool) -> str:
     mod = tmp / "latency.py"
     mod.write_text(LATENCY_MODULE.replace("{rounds}", str(rounds)))
-    kernsim(env, "boot")
+    run_kernsim(env, "boot")
     stop = threading.Event()
     paths = KernelPaths.of("default", Path(env["XDG_RUNTIME_DIR"]) / "kernsim")
 
@@ -167,26 +167,26 @@ def bench_lateness(env: dict[str, str], tmp: Path, rounds: int, hammer: bool) ->
 
     hammers = [threading.Thread(target=hammer_it) for _ in range(2)] if hammer else []
     try:
-        kernsim(env, "insmod", str(mod))
+        run_kernsim(env, "insmod", str(mod))
         for h in hammers:
             h.start()
         deadline = time.monotonic() + rounds * 0.05 + 30
         line = ""
         while time.monotonic() < deadline:
             time.sleep(0.2)
-            line = next((ln for ln in kernsim(env, "dmesg").splitlines() if "lateness_us" in ln), "")
+            line = next((ln for ln in run_kernsim(env, "dmesg").splitlines() if "lateness_us" in ln), "")
             if line:
                 break
     finally:
         stop.set()
         for h in hammers:
             h.join()
-        kernsim(env, "halt")
+        run_kernsim(env, "halt")
     return line.split("] ", 1)[-1]
 
 
 def bench_latency(env: dict[str, str], n: int) -> tuple[list[float], list[float], list[float]]:
-    kernsim(env, "boot", "--virtual")
+    run_kernsim(env, "boot", "--virtual")
     paths = KernelPaths.of("default", Path(env["XDG_RUNTIME_DIR"]) / "kernsim")
     try:
         whole, bare, rtt = [], [], []
@@ -203,7 +203,7 @@ def bench_latency(env: dict[str, str], n: int) -> tuple[list[float], list[float]
             request(paths, "modules", on_reply=lambda m: None)
             rtt.append(time.perf_counter() - t0)
     finally:
-        kernsim(env, "halt")
+        run_kernsim(env, "halt")
     return whole, bare, rtt
 
 
@@ -213,9 +213,9 @@ def bench_soak(env: dict[str, str], tmp: Path, cycles: int) -> list[str]:
     c_dir = tmp / "c"
     c_dir.mkdir()
     (c_dir / "soak_c.c").write_text(SOAK_C)
-    kernsim(env, "make", str(c_dir / "soak_c.c"))
+    run_kernsim(env, "make", str(c_dir / "soak_c.c"))
     ko = c_dir / "soak_c.ko"
-    kernsim(env, "boot", "--virtual")
+    run_kernsim(env, "boot", "--virtual")
     paths = KernelPaths.of("default", Path(env["XDG_RUNTIME_DIR"]) / "kernsim")
     info = read_pidfile(paths)
     assert info is not None
@@ -237,7 +237,7 @@ def bench_soak(env: dict[str, str], tmp: Path, cycles: int) -> list[str]:
                             f"{threads} OS threads, {tasks} kernel tasks, "
                             f"{(time.perf_counter() - t0) / i * 1000:.1f} ms per cycle")
     finally:
-        kernsim(env, "halt")
+        run_kernsim(env, "halt")
     return rows
 
 

@@ -30,6 +30,16 @@ _INSMOD_TEXTS: Final = {
 _LIBKMOD_REMOVE_LINE: Final = 856
 
 
+def shell_status(code: int, tty: Tty) -> int:
+    """What the shell reports for a tool that exited with *code*: a tool
+    killed by its module's oops (SIGKILL, SIGSEGV) is ``Killed`` (137) or
+    ``Segmentation fault`` (139); otherwise the tool's own status."""
+    if code >= 128 or code in (9, 11):
+        tty("Segmentation fault" if code == 11 else "Killed")
+        return 139 if code == 11 else 137
+    return code
+
+
 def insmod_error_text(errno: int) -> str:
     """What insmod prints for a positive errno of ``init_module``."""
     return _INSMOD_TEXTS.get(errno) or strerror(errno)

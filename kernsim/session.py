@@ -25,7 +25,7 @@ from ._core._printk import Record
 from ._core._sched import NSEC_PER_SEC, STOP_IDLE, STOP_REQUESTED
 from ._core._task import Task
 from .image import open_image
-from .kmod import insmod, rmmod
+from .kmod import insmod, rmmod, shell_status
 
 #: When insmod runs (seconds since boot), as a shell would shortly after boot.
 DEFAULT_LOAD_AT: Final = 1.0
@@ -229,11 +229,7 @@ class Session:
                     return STUCK, -1
         finally:
             self._waiting = None
-        code = exit_codes[0]
-        if code >= 128 or code in (9, 11):  # killed by the oops of its own init/exit
-            self.stderr("Segmentation fault" if code == 11 else "Killed")
-            return OK, 139 if code == 11 else 137
-        return OK, code
+        return OK, shell_status(exit_codes[0], self.stderr)  # killed by its module's oops?
 
     def _on_fault(self, task: Task, kind: str) -> None:
         self.faults.append((task, kind))

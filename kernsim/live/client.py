@@ -7,7 +7,6 @@ and one that refuses us are three different errors, each one clear line.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import socket
@@ -156,13 +155,5 @@ def print_reply(msg: dict[str, Any]) -> None:
         print(msg["err"], file=sys.stderr, flush=True)
 
 
-def is_alive_kernel(paths: KernelPaths) -> bool:
-    try:
-        request(paths, "status", on_reply=lambda _m: None)
-    except KernelError:
-        return False
-    return True
-
-
 __all__ = ["KernelError", "NoKernel", "KernelGone", "Refused", "connect", "request", "query",
-           "read_pidfile", "pid_alive", "terminal_name", "errno"]
+           "read_pidfile", "pid_alive", "terminal_name"]

@@ -100,7 +100,7 @@ def _boot_detached(paths: KernelPaths, options: BootOptions) -> int:
     if not ready.startswith(b"ready"):
         proc.poll()
         why = Path(paths.stderr).read_text(errors="replace").strip().splitlines()[-5:]
-        print(f"kernsim: error: the kernel did not boot" +
+        print("kernsim: error: the kernel did not boot" +
               (f" (exit status {proc.returncode})" if proc.returncode is not None else ""),
               file=sys.stderr)
         for line in why:

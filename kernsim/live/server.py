@@ -48,7 +48,7 @@ from .._core._timer import Timer
 from .._core._task import Task
 from .. import procfs
 from ..image import open_image
-from ..kmod import insmod, rmmod
+from ..kmod import insmod, rmmod, shell_status
 from .paths import KernelPaths, ensure_private_dir
 from .protocol import MAX_REQUEST, LineReader, ProtocolError, check_request, encode
 
@@ -88,6 +88,8 @@ class Client:
         self.tty = "?"
         #: Set when its thread has written the last reply (or given up).
         self.done = threading.Event()
+        #: Its final reply is queued.
+        self.finished = False
 
     def send(self, msg: dict[str, Any]) -> None:
         """Queue *msg* (any thread); lost if the client has gone."""
@@ -95,6 +97,7 @@ class Client:
             self.replies.put(msg)
 
     def finish(self, status: int) -> None:
+        self.finished = True
         self.send({"exit": status})
 
     def err(self, line: str) -> None:
@@ -119,13 +122,18 @@ class KernelServer:
         self.followers: list[Client] = []
         self.clear_seq = -1  # dmesg -C: the last sequence number cleared
         self.halting = False
-        self.clients = 0
+        #: The clients connected now (their threads add and remove them).
+        self.connected: set[Client] = set()
         self.clients_lock = threading.Lock()
         #: The terminal of each user process a client started (ps's TTY).
         self.ttys: dict[int, str] = {}
         #: The commands still running, and the clients waiting for them.
         self.waiting: dict[Task, Client] = {}
         self.console = console
+        #: Virtual time: the command being run to completion has returned.
+        self._command_done = False
+        #: Who asked for the halt (its client gets the halt's messages).
+        self._halt_client: Client | None = None
         self._log_file = open(paths.log, "w", encoding="utf-8", errors="replace")
         for rec in k.log_records():
             self._on_record(rec)
@@ -195,8 +203,8 @@ class KernelServer:
     def _serve_client(self, sock: socket.socket) -> None:
         client = Client(sock)
         with self.clients_lock:
-            self.clients += 1
-            crowded = self.clients > MAX_CLIENTS
+            self.connected.add(client)
+            crowded = len(self.connected) > MAX_CLIENTS
         try:
             refusal = self._refusal(sock, crowded)
             if refusal is not None:
@@ -223,7 +231,7 @@ class KernelServer:
             client.gone = True
             client.done.set()
             with self.clients_lock:
-                self.clients -= 1
+                self.connected.discard(client)
             try:
                 sock.close()
             except OSError:
@@ -380,11 +388,7 @@ class KernelServer:
         def on_exit(task: Task) -> None:
             self.ttys.pop(task.pid, None)
             self.waiting.pop(task, None)
-            code = task.exit_code
-            if code >= 128 or code in (9, 11):  # killed by the oops of the module's init/exit
-                client.err("Segmentation fault" if code == 11 else "Killed")
-                code = 139 if code == 11 else 137
-            client.finish(code)
+            client.finish(shell_status(task.exit_code, client.err))
             self._command_done = True
             k.request_stop()
 
@@ -442,8 +446,6 @@ class KernelServer:
 
     # -- running --------------------------------------------------------------
 
-    _halt_client: Client | None = None
-    _command_done = False
 
     def _settle(self) -> None:
         """Virtual time: let what is runnable run until it sleeps, without letting time jump."""
@@ -502,8 +504,17 @@ class KernelServer:
             c.finish(0)
         k.flush_log()
         client.finish(0)
-        if client.sock is not None:
-            client.done.wait(5.0)  # the reply is out before the process ends
+        with self.clients_lock:
+            others = [c for c in self.connected if not c.finished]
+        for c in others:  # e.g. a real-time 'sleep' still counting
+            c.err("kernsim: the kernel halted")
+            c.finish(1)
+        # Every reply is out before the process ends.
+        deadline = time.monotonic() + 5.0
+        with self.clients_lock:
+            connected = list(self.connected)
+        for c in connected:
+            c.done.wait(max(0.0, deadline - time.monotonic()))
 
     def _halt_rmmod(self, client: Client, name: str, native: bool) -> None:
         k = self.kernel

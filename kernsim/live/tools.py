@@ -135,8 +135,8 @@ def dmesg_main(paths: KernelPaths, argv: list[str]) -> int:
     if opts.action in ("console_off", "console_on", "console_level"):
         # -D, -E, -n: the console's log level.  kernsim's console (boot
         # --foreground) prints every level, so there is nothing to change.
-        print(f"kernsim: dmesg: the simulated kernel's console has no log level to change; "
-              f"nothing done", file=sys.stderr)
+        print("kernsim: dmesg: the simulated kernel's console has no log level to change; "
+              "nothing done", file=sys.stderr)
         return 0
     if opts.clear:  # -C: clear, print nothing
         return request(paths, "clear")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from live_kernel import SEED, Live, reap, live  # noqa: F401 (live: the fixture)
-from kernsim.live.client import query, request
+from kernsim.live.client import query
 
 
 def _raw(live: Live, payload: bytes) -> list[dict]:
@@ -98,7 +98,7 @@ def test_another_user_is_refused(live: Live) -> None:
     os.chmod(live.root / "kernsim", 0o755)
     os.chmod(sock_path, 0o666)
     answer = json.loads(as_nobody(True))
-    assert answer == {"error": f"permission denied: this kernel belongs to uid 0, not to uid 65534"}
+    assert answer == {"error": "permission denied: this kernel belongs to uid 0, not to uid 65534"}
     os.chmod(live.root / "kernsim", 0o700)
     # An open runtime directory is refused on the next boot.
     os.chmod(live.root / "kernsim", 0o755)

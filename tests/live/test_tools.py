@@ -59,6 +59,11 @@ def test_dmesg_read_clear_and_clear(live: Live) -> None:
 
 
 def test_rmmod_force_removes_a_module_without_exit(live: Live, tmp_path: Path) -> None:
+    """delete_module() with O_TRUNC (kmod's rmmod -f) and CONFIG_MODULE_FORCE_UNLOAD=y
+    (Debian 6.1's config): try_force_unload() in kernel/module/main.c lets a module
+    with init and no exit go, with add_taint(TAINT_FORCED_RMMOD, LOCKDEP_NOW_UNRELIABLE)
+    -- the first such taint prints "Disabling lock debugging due to kernel taint".
+    Without -f it is -EBUSY (spec §7.3)."""
     (tmp_path / "noexit.py").write_text(NO_EXIT)
     live.ok("boot", "--virtual")
     live.ok("insmod", "noexit.py", cwd=tmp_path)
