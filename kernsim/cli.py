@@ -68,6 +68,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _check_hung_task_timeout(args: argparse.Namespace) -> None:
+    """The kernel's own bound on ``hung_task_timeout_secs``: ``LONG_MAX / HZ``
+    (``hung_task_timeout_max``, kernel/hung_task.c)."""
+    most = ((1 << 63) - 1) // args.hz
+    if args.hung_task_timeout > most:
+        raise UsageError(f"--hung-task-timeout: at most {most} seconds at HZ={args.hz} "
+                         f"(the kernel's hung_task_timeout_max), not {args.hung_task_timeout}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .session import DEFAULT_SECONDS
 
@@ -126,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
         "modinfo", help="print a module's information as kmod's modinfo does",
         description="Print the .modinfo fields of each FILE.ko (or FILE.py), in kmod's format; "
                     "a NAME is looked up among the modules loaded in the live kernel.")
-    mi.add_argument("files", nargs="+", metavar="FILE.ko|FILE.py|NAME")
+    mi.add_argument("files", nargs="*", metavar="FILE.ko|FILE.py|NAME")
+    mi.add_argument("-V", "--version", dest="kmod_version", action="store_true",
+                    help="show kmod's version")
     mi.add_argument("-F", "--field", default=None, metavar="FIELD", help="print only FIELD's values")
     mi.add_argument("-0", "--null", action="store_true", help="end records with NUL, not newline")
     for flag, name in (("-a", "author"), ("-d", "description"), ("-l", "license"),
@@ -207,6 +218,7 @@ def cmd_live(name: str, args: argparse.Namespace) -> int:
     paths = _paths(name)
     try:
         if args.command == "boot":
+            _check_hung_task_timeout(args)
             return boot(paths, BootOptions(hz=args.hz, virtual=args.virtual,
                                            hung_task_timeout=args.hung_task_timeout),
                         foreground=args.foreground)
@@ -288,7 +300,15 @@ def cmd_modinfo(args: argparse.Namespace) -> int:
     """``kernsim modinfo``: kmod's modinfo over :mod:`kernsim.modinfo`."""
     from .modinfo import modinfo
 
+    from .live.tools import KMOD_VERSION
+
+    if args.kmod_version:
+        print(KMOD_VERSION)
+        return 0
     files = list(args.files)
+    if not files:
+        print("modinfo: ERROR: missing module or filename.", file=sys.stderr)
+        return 1
     for i, f in enumerate(files):
         # modinfo NAME: a module loaded in the live kernel, by the file it came from.
         if not os.path.exists(f) and "/" not in f and not f.endswith((".ko", ".py", ".c")):
@@ -337,6 +357,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .session import SessionOptions
 
     policy = _policy(args)
+    _check_hung_task_timeout(args)
     if args.expect is not None and args.replay is not None:
         raise UsageError("--expect searches for a schedule itself: it cannot be combined with --replay")
     if args.expect is not None and (args.policy is not None or args.seed is not None):

@@ -12,9 +12,18 @@ from typing import Any, Callable
 from ._core._module import ModuleBuildError, ModuleImage
 
 
-def open_image(path: str, *, echo: Callable[[str], None] = lambda line: None) -> Any:
+def open_image(path: str, *, echo: Callable[[str], None] = lambda line: None,
+               insmod: bool = False) -> Any:
     """The image of the module at *path*; raises ModuleBuildError with the
-    compiler's (or kbuild's) diagnostics if it cannot be built or read."""
+    compiler's (or kbuild's) diagnostics if it cannot be built or read.
+
+    *insmod*: what the real insmod is given -- only a ``.py`` file is
+    Python; anything else is read as a kernel object, whatever its name (a
+    ``.c`` source, a text file: ``Invalid module format``, as kmod says)."""
+    if insmod and not path.endswith(".py"):
+        from .cmodule.loader import CModuleImage
+
+        return CModuleImage(path)
     if path.endswith(".c"):
         from . import kbuild
 

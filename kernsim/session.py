@@ -18,11 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Final
 
-from ._core._kernel import Kernel, KernelConfig
+from ._core._kernel import EXITED, Kernel, KernelConfig
+from ._core._kernel import PANICKED as KERNEL_PANICKED
 from ._core._module import ModuleImage
 from ._core._policy import Fifo, Policy
 from ._core._printk import Record
-from ._core._sched import NSEC_PER_SEC, STOP_IDLE, STOP_REQUESTED
+from ._core._sched import NSEC_PER_SEC, STOP_IDLE
 from ._core._task import Task
 from .image import open_image
 from .kmod import insmod, rmmod, shell_status
@@ -192,52 +193,40 @@ class Session:
     def _command(self, comm: str, main: Callable[[Callable[[str], None]], int]) -> tuple[str, int]:
         """Run a user command to completion; (OK, exit code) or (why not, -1)."""
         k = self.kernel
-        exit_codes: list[int] = []
-
-        def on_exit(task: Task) -> None:
-            exit_codes.append(task.exit_code)
-            k.request_stop()
-
-        task = k.spawn_process(comm, lambda: main(self.stderr), tty=self.stderr, on_exit=on_exit,
+        task = k.spawn_process(comm, lambda: main(self.stderr), tty=self.stderr,
                                native=self.image.native)
         self.command_pids[task.pid] = comm
         self._waiting, self._waiting_hung = task, False
         timeout = self.options.hung_task_timeout
         # The detector reports a task stuck since just after one scan at the
         # second scan after that: within two timeouts.
-        start = k.now
-        limit = start + (2 * timeout + 2 if timeout else 120) * NSEC_PER_SEC
+        seconds = 2 * timeout + 2 if timeout else 120
         try:
-            while not exit_codes:
-                reason = k.run(limit)
-                if k.panicked is not None:
-                    return PANICKED, -1
-                if self.aborted:
-                    return ABORTED, -1
-                if exit_codes:
-                    break
-                if self._waiting_hung:
-                    self._report_stuck(task, "the hung-task detector reported it above")
-                    return HUNG, -1
-                if reason == STOP_IDLE:
-                    self._report_stuck(task, "nothing in the kernel can wake it: no task can run "
-                                             "and no timer is pending")
-                    return STUCK, -1
-                if reason != STOP_REQUESTED:
-                    self._report_stuck(task, f"still blocked after {(limit - start) // NSEC_PER_SEC} "
-                                             f"simulated seconds")
-                    return STUCK, -1
+            reason = k.run_until_exited(task, k.now + seconds * NSEC_PER_SEC,
+                                        keep_going=lambda: not (self.aborted or self._waiting_hung))
         finally:
             self._waiting = None
-        return OK, shell_status(exit_codes[0], self.stderr)  # killed by its module's oops?
+        if reason == EXITED:
+            return OK, shell_status(task.exit_code, self.stderr)  # killed by its module's oops?
+        if reason == KERNEL_PANICKED:
+            return PANICKED, -1
+        if self.aborted:
+            return ABORTED, -1
+        if self._waiting_hung:
+            self._report_stuck(task, "the hung-task detector reported it above")
+            return HUNG, -1
+        if reason == STOP_IDLE:
+            self._report_stuck(task, "nothing in the kernel can wake it: no task can run and no "
+                                     "timer is pending")
+        else:
+            self._report_stuck(task, f"still blocked after {seconds} simulated seconds")
+        return STUCK, -1
 
     def _on_fault(self, task: Task, kind: str) -> None:
         self.faults.append((task, kind))
         if kind == "stopped":
             self.kernel.flush_log()
-            self.stderr(f"kernsim: {task.comm} (pid {task.pid}) ran module code for "
-                        f"{self.options.stuck_wall_seconds:g} s of wall time without calling the "
-                        f"kernel: kernsim stopped it (a real kernel would leave it spinning)")
+            self.stderr(self.kernel.stopped_note(task))
 
     def _on_hung_task(self, task: Task) -> None:
         if task is self._waiting:

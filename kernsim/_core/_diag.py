@@ -312,6 +312,12 @@ class Diagnostics:
             return self.task_fault(task, exc)
         return SIGKILL
 
+    def stopped_note(self, task: Task) -> str:
+        """kernsim's own word (not the kernel's) on a task its watchdog stopped."""
+        return (f"kernsim: {task.comm} (pid {task.pid}) ran module code for "
+                f"{self.stuck_wall_seconds:g} s of wall time without calling the kernel: "
+                f"kernsim stopped it (a real kernel would leave it spinning)")
+
     def _notify_fault(self, task: Task, kind: str) -> None:
         for listener in list(self.fault_listeners):
             listener(task, kind)

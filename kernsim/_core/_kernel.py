@@ -26,12 +26,12 @@ from ._kthread import KthreadInfo, Kthreads
 from ._module import Module, ModuleLoader
 from ._policy import Fifo, Policy
 from ._printk import KERN_INFO, KERN_NOTICE, PrintkLog
-from ._sched import NSEC_PER_SEC, Scheduler
+from ._sched import NSEC_PER_SEC, STOP_HORIZON, STOP_IDLE, STOP_REQUESTED, Scheduler
 from ._kasan import Kasan
 from ._kmemleak import Kmemleak
 from ._slab import SlabAllocator
 from ._states import TASK_INTERRUPTIBLE
-from ._task import Task
+from ._task import PF_EXITING, Task
 from ._time import initial_jiffies
 
 #: The first pid after boot's own tasks.
@@ -153,6 +153,44 @@ class Kernel(Kthreads, ModuleLoader, SlabAllocator, Kasan, Kmemleak, Diagnostics
         task.on_exit = on_exit
         return task
 
+    def run_until_exited(self, task: Task, limit: int, *, step: int | None = None,
+                         keep_going: Callable[[], bool] | None = None) -> str:
+        """Run until the user process *task* has exited (``EXITED``), or until
+        something else ends the wait first: ``PANICKED``; ``STOP_IDLE``
+        (nothing can ever wake it); ``STOP_HORIZON`` (time *limit*, ns, has
+        come); ``STOP_REQUESTED`` (*keep_going*, asked after every run and
+        every *step* ns of kernel time, said no).
+
+        The one way every front end waits for an ``insmod`` or ``rmmod``:
+        whoever stops the kernel for a reason of its own (a hung-task report
+        it watches for, a client that went away) says so in *keep_going*.
+        """
+        previous = task.on_exit
+
+        def on_exit(t: Task) -> None:
+            if previous is not None:
+                previous(t)
+            self.request_stop()
+
+        task.on_exit = on_exit
+        try:
+            while not task.flags & PF_EXITING:
+                reason = self.run(limit if step is None else min(limit, self.now + step))
+                if task.flags & PF_EXITING:
+                    break
+                if self.panicked is not None:
+                    return PANICKED
+                if keep_going is not None and not keep_going():
+                    return STOP_REQUESTED
+                if reason == STOP_IDLE:
+                    return STOP_IDLE
+                if self.now >= limit:
+                    return STOP_HORIZON
+        finally:
+            if task.on_exit is on_exit:
+                task.on_exit = previous
+        return EXITED
+
     # -- modules --------------------------------------------------------------
 
     def module_freed(self, mod: Module, why: str = "its exit function did not stop it") -> None:
@@ -200,6 +238,11 @@ class Kernel(Kthreads, ModuleLoader, SlabAllocator, Kasan, Kmemleak, Diagnostics
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: :meth:`Kernel.run_until_exited`'s answers besides the scheduler's stop reasons.
+EXITED: Final = "exited"
+PANICKED: Final = "panicked"
 
 
 def _never_runs() -> int:

@@ -30,6 +30,7 @@ tasks the other CPU would run.
 from __future__ import annotations
 
 import heapq
+import signal
 import sys
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Final
@@ -68,6 +69,14 @@ _EXITED: Final = object()  # a task's greenlet finished
 SPIN_BOOST_AFTER_NS: Final = 10_000_000
 #: The most one kernel call of a busy loop costs.
 SPIN_COST_MAX_NS: Final = 1_000_000
+
+
+def _is_users_interrupt() -> bool:
+    """Is a KeyboardInterrupt the user's Ctrl-C?  Only while Python's own
+    SIGINT handler is installed: a process that handles SIGINT itself (the
+    live kernel) never gets one from a signal, so one raised in a task is
+    module code raising it -- a fault like any other."""
+    return signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 class TaskKill(BaseException):
@@ -510,10 +519,14 @@ class Scheduler:
         """The bottom frame of every task (``ret_from_fork``)."""
         try:
             code = main()
-        except GreenletExit:
-            return _EXITED  # the kernel is being torn down
-        except KeyboardInterrupt:
-            raise
+        except GreenletExit as exc:
+            if self.stop_reason == "dead" or cur.k is not self:
+                return _EXITED  # the kernel is being torn down (or its tasks collected)
+            code = self.task_fault(task, exc)  # module code raised it itself
+        except KeyboardInterrupt as exc:
+            if _is_users_interrupt():
+                raise  # Ctrl-C: the simulation stops, not the task
+            code = self.task_fault(task, exc)
         except TaskKill as exc:
             code = self.task_killed(task, exc)
         except BaseException as exc:  # a fault in module code: the kernel survives it

@@ -45,13 +45,21 @@ def read_pidfile(paths: KernelPaths) -> dict[str, Any] | None:
 
 
 def pid_alive(pid: int) -> bool:
+    """Is process *pid* running?  A zombie (dead, not yet collected by its
+    parent) is not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return True  # no /proc: trust kill()
+    # "pid (comm) S ...": the state follows the last ')' (comm may hold any byte).
+    return stat[stat.rfind(b")") + 2:][:1] != b"Z"
 
 
 def _gone(paths: KernelPaths, why: str) -> KernelGone:

@@ -12,6 +12,7 @@ its last messages are saved and shown.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import select
 import subprocess
@@ -46,44 +47,81 @@ def boot(paths: KernelPaths, options: BootOptions, *, foreground: bool) -> int:
     except RuntimeDirError as exc:
         print(f"kernsim: error: {exc}", file=sys.stderr)
         return 1
-    try:
-        status = query(paths, "status")
-    except KernelError:
-        status = None
+    status = _status(paths)
     if status is not None:
-        print(f"kernsim: kernel '{paths.name}' is already running ({_describe(status)}); "
-              f"socket {paths.socket}")
-        wanted = "virtual" if options.virtual else "real-time"
-        if status["clock"] != wanted or status["hz"] != options.hz:
-            print(f"kernsim: error: it is not the {wanted}-clock HZ={options.hz} kernel asked "
-                  f"for: 'kernsim halt' it first, or boot another with --name", file=sys.stderr)
+        return _report_running(paths, options, status)
+    lock = _lock(paths)
+    if lock is None:
+        # Another kernel of this name holds the lock: one booting right now
+        # (a race of two boots), or one that does not answer.
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while lock is None and time.monotonic() < deadline:
+            status = _status(paths)
+            if status is not None:
+                return _report_running(paths, options, status)
+            time.sleep(0.05)
+            lock = _lock(paths)  # it died: this boot goes on
+        if lock is None:
+            info = read_pidfile(paths)
+            pid = info["pid"] if info else "?"
+            print(f"kernsim: error: kernel '{paths.name}' (pid {pid}) is running but does not "
+                  f"answer on {paths.socket}; stop it with 'kill {pid}'", file=sys.stderr)
             return 1
-        return 0
-    info = read_pidfile(paths)
-    if info is not None and pid_alive(info["pid"]):
-        print(f"kernsim: error: kernel '{paths.name}' (pid {info['pid']}) is running but does not "
-              f"answer on {paths.socket}; stop it with 'kill {info['pid']}'", file=sys.stderr)
+    try:
+        # The lock is ours: no kernel of this name lives, whatever its files say.
+        _recover_pstore(paths, read_pidfile(paths))
+        if foreground:
+            from .server import run_server
+
+            print(f"kernsim: kernel '{paths.name}' booting in the foreground (pid {os.getpid()}); "
+                  f"socket {paths.socket}; Ctrl-C halts it", file=sys.stderr, flush=True)
+            return run_server(paths, options, console=lambda line: print(line, flush=True))
+        return _boot_detached(paths, options, lock)
+    finally:
+        os.close(lock)  # the detached kernel holds its own copy
+
+
+def _status(paths: KernelPaths) -> dict | None:  # type: ignore[type-arg]
+    try:
+        return query(paths, "status")  # type: ignore[no-any-return]
+    except KernelError:
+        return None
+
+
+def _lock(paths: KernelPaths) -> int | None:
+    """Take the kernel's lock (a file descriptor holding it), or None if a
+    live kernel -- or a boot racing this one -- has it."""
+    fd = os.open(paths.lockfile, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _report_running(paths: KernelPaths, options: BootOptions,
+                    status: dict) -> int:  # type: ignore[type-arg]
+    print(f"kernsim: kernel '{paths.name}' is already running ({_describe(status)}); "
+          f"socket {paths.socket}")
+    wanted = "virtual" if options.virtual else "real-time"
+    if status["clock"] != wanted or status["hz"] != options.hz:
+        print(f"kernsim: error: it is not the {wanted}-clock HZ={options.hz} kernel asked "
+              f"for: 'kernsim halt' it first, or boot another with --name", file=sys.stderr)
         return 1
-    _recover_pstore(paths, info)
-    if foreground:
-        from .server import run_server
+    return 0
 
 
-        print(f"kernsim: kernel '{paths.name}' booting in the foreground (pid {os.getpid()}); "
-              f"socket {paths.socket}; Ctrl-C halts it", file=sys.stderr, flush=True)
-        return run_server(paths, options, console=lambda line: print(line, flush=True))
-    return _boot_detached(paths, options)
-
-
-def _boot_detached(paths: KernelPaths, options: BootOptions) -> int:
+def _boot_detached(paths: KernelPaths, options: BootOptions, lock: int) -> int:
     r, w = os.pipe()
     argv = [sys.executable, "-m", "kernsim.live", "--name", paths.name, "--root", str(paths.root),
             "--hz", str(options.hz), "--hung-task-timeout", str(options.hung_task_timeout),
-            "--ready-fd", str(w)] + (["--virtual"] if options.virtual else [])
+            "--ready-fd", str(w), "--lock-fd", str(lock)] + (["--virtual"] if options.virtual else [])
     with open(paths.stderr, "w") as err, open(os.devnull, "rb") as null_in, \
             open(os.devnull, "wb") as null_out:
-        proc = subprocess.Popen(argv, stdin=null_in, stdout=null_out, stderr=err, pass_fds=(w,),
-                                start_new_session=True, cwd="/", close_fds=True)
+        proc = subprocess.Popen(argv, stdin=null_in, stdout=null_out, stderr=err,
+                                pass_fds=(w, lock), start_new_session=True, cwd="/",
+                                close_fds=True)
     os.close(w)
     ready = b""
     deadline = time.monotonic() + BOOT_TIMEOUT
@@ -176,7 +214,12 @@ def daemon_main(argv: list[str] | None = None) -> int:
     p.add_argument("--hung-task-timeout", type=int, default=120)
     p.add_argument("--virtual", action="store_true")
     p.add_argument("--ready-fd", type=int, default=None)
+    p.add_argument("--lock-fd", type=int, default=None)
     a = p.parse_args(argv)
+    if a.lock_fd is not None:
+        # Held, not used: the lock lives as long as this process.  Not
+        # inherited further (a C module's compiler must not keep it).
+        os.set_inheritable(a.lock_fd, False)
     from .server import BootOptions, run_server
 
 

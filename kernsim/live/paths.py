@@ -9,6 +9,8 @@ One kernel per user and name, as a user's ``ssh-agent`` or ``tmux`` server:
 - ``NAME.log``   -- the kernel log, written as it grows: what a crashed
   kernel leaves behind (the simulation's pstore/ramoops);
 - ``NAME.out``   -- the kernel process's own stderr (kernsim's bugs, if any);
+- ``NAME.lock``  -- locked (``flock``) by the kernel process for as long as
+  it lives: one kernel per name, however many ``boot``s race;
 - ``pstore/``    -- logs of kernels that died, kept for the user.
 """
 
@@ -84,6 +86,10 @@ class KernelPaths:
     @property
     def log(self) -> Path:
         return self.root / f"{self.name}.log"
+
+    @property
+    def lockfile(self) -> Path:
+        return self.root / f"{self.name}.lock"
 
     @property
     def stderr(self) -> Path:

@@ -40,10 +40,10 @@ from typing import Any, Callable, Final
 
 from .. import __version__
 from .._core._clock import RealClock
-from .._core._kernel import Kernel, KernelConfig
+from .._core._kernel import EXITED, PANICKED, Kernel, KernelConfig
 from .._core._module import ModuleBuildError, module_name_of
 from .._core._printk import Record, format_dmesg_line
-from .._core._sched import NSEC_PER_SEC, STOP_IDLE
+from .._core._sched import NSEC_PER_SEC
 from .._core._timer import Timer
 from .._core._task import Task
 from .. import procfs
@@ -122,6 +122,8 @@ class KernelServer:
         self.followers: list[Client] = []
         self.clear_seq = -1  # dmesg -C: the last sequence number cleared
         self.halting = False
+        #: The halt is complete: every module that could be removed is.
+        self.halted = False
         #: The clients connected now (their threads add and remove them).
         self.connected: set[Client] = set()
         self.clients_lock = threading.Lock()
@@ -130,14 +132,13 @@ class KernelServer:
         #: The commands still running, and the clients waiting for them.
         self.waiting: dict[Task, Client] = {}
         self.console = console
-        #: Virtual time: the command being run to completion has returned.
-        self._command_done = False
         #: Who asked for the halt (its client gets the halt's messages).
         self._halt_client: Client | None = None
         self._log_file = open(paths.log, "w", encoding="utf-8", errors="replace")
         for rec in k.log_records():
             self._on_record(rec)
         k.consoles.append(self._on_record)
+        k.fault_listeners.append(self._on_fault)
         self.listener: socket.socket | None = None
         if not options.virtual:
             _warm_up_c_modules()
@@ -167,6 +168,20 @@ class KernelServer:
         for rec in self.kernel.log_records():
             self._log_file.write(format_dmesg_line(rec) + "\n")
         self._log_file.flush()
+
+    def _on_fault(self, task: Task, kind: str) -> None:
+        """kernsim's watchdog stopped a task: say so where someone looks -- the
+        terminal of the command whose module code it was, and the console."""
+        if kind != "stopped":
+            return
+        k = self.kernel
+        k.flush_log()
+        note = k.stopped_note(task)
+        client = self.waiting.get(task)
+        if client is not None:
+            client.err(note)
+        if self.console is not None:
+            self.console(note)
 
     # -- the socket -----------------------------------------------------------
 
@@ -259,7 +274,7 @@ class KernelServer:
                 raise IsADirectoryError
             if not os.path.isfile(path):  # /dev/zero, a FIFO: never read them
                 raise ValueError("not a regular file")
-            image = open_image(path, echo=client.err)
+            image = open_image(path, echo=client.err, insmod=True)
             prepare = getattr(image, "prepare", None)
             if prepare is not None:
                 prepare()  # a C module's linking, here rather than in the kernel's thread
@@ -278,6 +293,7 @@ class KernelServer:
     def _write_replies(self, client: Client) -> None:
         """Send the replies as they come; notice a client that went away."""
         sock = client.sock
+        assert sock is not None  # a connection's client
         sock.settimeout(None)
         while True:
             try:
@@ -389,8 +405,8 @@ class KernelServer:
             self.ttys.pop(task.pid, None)
             self.waiting.pop(task, None)
             client.finish(shell_status(task.exit_code, client.err))
-            self._command_done = True
-            k.request_stop()
+            if not self.options.virtual:
+                k.request_stop()  # a real-time kernel's loop: look at the requests again
 
         task = k.spawn_process(comm, lambda: main(client.err), tty=client.err, on_exit=on_exit,
                                native=native, argv=argv)
@@ -402,24 +418,29 @@ class KernelServer:
 
     def _run_command_virtual(self, client: Client, task: Task) -> None:
         """Virtual time: run the kernel until the command returns -- or, if it
-        never does, until the hung-task detector has reported it."""
+        never does, until the hung-task detector has reported it, its client
+        has gone (Ctrl-C) or the kernel is asked to halt.  The command stays
+        blocked in the kernel, as a real one would; time moves on with the
+        next ``sleep``."""
         k = self.kernel
-        self._command_done = False
         timeout = self.options.hung_task_timeout
+        # The detector reports a task stuck since just after one scan at the
+        # second scan after that: within two timeouts.
         limit = k.now + (2 * timeout + 2 if timeout else 120) * NSEC_PER_SEC
-        k.stop_when_idle = False
-        while not self._command_done and k.now < limit and k.panicked is None:
-            # on_exit's finish() is the reply, and its request_stop ends the run.
-            if k.run(limit) == STOP_IDLE:
-                break  # nothing can ever wake it
-        if not self._command_done:
+        reason = k.run_until_exited(task, limit, step=NSEC_PER_SEC,
+                                    keep_going=lambda: not (client.gone or self.halting))
+        if reason != EXITED and not client.gone and not self.halting:
             k.flush_log()
             client.err(f"kernsim: {task.comm} (pid {task.pid}) is still blocked in state "
                        f"{task.state_letter} at {k.uptime:.3f} s of virtual time; it stays "
                        f"blocked in the kernel (see 'kernsim ps'), and the clock moves on "
                        f"with 'kernsim sleep'")
-            task.on_exit = lambda t: self.ttys.pop(t.pid, None)
             self.waiting.pop(task, None)
+
+            def forget(t: Task) -> None:
+                self.ttys.pop(t.pid, None)
+
+            task.on_exit = forget
             client.finish(1)
         self._settle()
 
@@ -515,32 +536,29 @@ class KernelServer:
             connected = list(self.connected)
         for c in connected:
             c.done.wait(max(0.0, deadline - time.monotonic()))
+        self.halted = True
 
     def _halt_rmmod(self, client: Client, name: str, native: bool) -> None:
         k = self.kernel
-        done: list[int] = []
-
-        def on_exit(task: Task) -> None:
-            done.append(task.exit_code)
-            k.request_stop()
-
         task = k.spawn_process("rmmod", lambda: rmmod(k, name, client.err), tty=client.err,
-                               on_exit=on_exit, native=native, argv=["rmmod", name])
-        limit = k.now + HALT_RMMOD_LIMIT * NSEC_PER_SEC
-        while not done and k.now < limit and k.panicked is None:
-            k.run(limit)
-        if not done:
+                               native=native, argv=["rmmod", name])
+        reason = k.run_until_exited(task, k.now + HALT_RMMOD_LIMIT * NSEC_PER_SEC)
+        if reason not in (EXITED, PANICKED):
             client.err(f"kernsim: halt: rmmod {name} (pid {task.pid}) is blocked in state "
                        f"{task.state_letter}: halting with the module loaded")
 
     def close(self) -> None:
-        """Free the kernel and remove the socket and pid file (a clean halt
-        leaves no crash log behind)."""
+        """Free the kernel and remove the socket and pid file.  The log goes
+        too after a clean halt; after anything else (a bug of kernsim's that
+        ended the serving) it stays, for the next boot's pstore."""
         try:
             self.kernel.close()
         finally:
             self._log_file.close()
-            for path in (self.paths.socket, self.paths.pidfile, self.paths.log):
+            doomed = [self.paths.socket, self.paths.pidfile]
+            if self.halted:
+                doomed.append(self.paths.log)
+            for path in doomed:
                 try:
                     os.unlink(path)
                 except FileNotFoundError:
@@ -602,10 +620,12 @@ def run_server(paths: KernelPaths, options: BootOptions, *, ready_fd: int | None
     try:
         server.listen()
         write_pidfile(paths, options, server.boot_wall_ns)
+        # SIGTERM and SIGINT (Ctrl-C in the foreground) halt the kernel
+        # cleanly.  Handling SIGINT also makes a KeyboardInterrupt that module
+        # code raises a fault of that module, never the kernel's end.
         signal.signal(signal.SIGTERM, lambda *_: server.request_halt())
+        signal.signal(signal.SIGINT, lambda *_: server.request_halt())
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        if console is not None:
-            signal.signal(signal.SIGINT, lambda *_: server.request_halt())
         if ready_fd is not None:
             os.write(ready_fd, b"ready\n")
             os.close(ready_fd)

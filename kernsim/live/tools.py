@@ -79,7 +79,10 @@ def rmmod_main(paths: KernelPaths, argv: list[str]) -> int:
     force = any(o in ("-f", "--force") for o, _ in opts)
     status = 0
     for name in names:
-        if request(paths, "rmmod", {"name": name, "force": force}) != 0:
+        code = request(paths, "rmmod", {"name": name, "force": force})
+        if code >= 128:
+            return code  # killed by its module's oops: the shell's status, the rest not tried
+        if code != 0:
             status = 1
     return status
 
