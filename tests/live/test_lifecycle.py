@@ -75,6 +75,18 @@ def test_kmod_messages_and_exit_statuses(live: Live, tmp_path: Path) -> None:
     assert (missing.status, missing.err) == (
         1, "insmod: ERROR: could not load module nosuch.ko: No such file or directory\n")
     assert live("insmod").err == "insmod: ERROR: missing filename.\n"
+    # insmod reads what it is given as a kernel object: a C source or a text
+    # file is not one (it is never built or run as Python).
+    (tmp_path / "hello.c").write_text("int x;\n")
+    (tmp_path / "notes").write_text("print('not a module')\n")
+    for given in ("hello.c", "notes"):
+        r = live("insmod", given, cwd=tmp_path)
+        assert (r.status, r.out, r.err) == (
+            1, "", f"insmod: ERROR: could not insert module {given}: Invalid module format\n")
+    assert not (tmp_path / "hello.ko").exists()
+    r = live("modinfo")
+    assert (r.status, r.err) == (1, "modinfo: ERROR: missing module or filename.\n")
+    assert live.ok("modinfo", "-V").startswith("kmod version 30\n")
     assert live("rmmod").err == "rmmod: ERROR: missing module name.\n"
     bad = live("rmmod", "-z", "x")
     assert bad.status == 1
