@@ -15,12 +15,13 @@ caller passes the timestamp of the previous printed record, which ``-d`` and
 writes ``--json`` output, whose brackets span all records.
 
 What is not simulated: colours (``-L``; output is as to a pipe), the pager,
-and reading a file (``-F``: the simulated system has no such file).
+and reading a file (``-F``: refused with a clear word).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 import unicodedata
 from dataclasses import dataclass, field
@@ -438,11 +439,23 @@ def parse_dmesg_args(argv: list[str]) -> DmesgOptions:
             raise DmesgUsageError(["dmesg: --raw can be used together with --level or "
                                    "--facility only when reading messages from /dev/kmsg"])
         if method.startswith("file:"):
-            raise DmesgUsageError(
-                [f"dmesg: cannot open {method[5:]}: No such file or directory"])
+            raise DmesgUsageError([_file_refusal(method[5:])])
     if method != "kmsg":
         o.force_prefix = False  # only kmsg supports multi-line messages
     return o
+
+
+def _file_refusal(path: str) -> str:
+    """``-F FILE``: what is said instead of reading it.  A missing file gets
+    dmesg's own error; an existing one is not read -- kernsim's dmesg formats
+    only the simulated kernel's records, and a log kernsim saved (pstore/) is
+    already text."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return f"dmesg: cannot open {path}: {exc.strerror}"
+    return (f"dmesg: cannot open {path}: kernsim's dmesg reads only the simulated kernel's log "
+            f"(-F is not simulated); a log kernsim saved is text: cat {path}")
 
 
 def _check_exclusive(key: str, seen: dict[int, str]) -> None:

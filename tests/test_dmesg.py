@@ -194,3 +194,19 @@ def test_json() -> None:
         '      }\n'
         '   ]\n'
         '}\n')
+
+
+def test_file_option_names_a_missing_file_as_dmesg_does_and_refuses_a_real_one_clearly(
+        tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from kernsim.dmesg import DmesgUsageError, parse_dmesg_args
+
+    with pytest.raises(DmesgUsageError) as missing:
+        parse_dmesg_args(["-F", str(tmp_path / "nosuch")])
+    assert str(missing.value) == f"dmesg: cannot open {tmp_path / 'nosuch'}: No such file or directory"
+    saved = tmp_path / "dmesg.txt"
+    saved.write_text("[    0.000000] Linux version\n")
+    with pytest.raises(DmesgUsageError) as real:
+        parse_dmesg_args(["-F", str(saved)])
+    assert str(real.value) == (f"dmesg: cannot open {saved}: kernsim's dmesg reads only the "
+                               f"simulated kernel's log (-F is not simulated); a log kernsim saved "
+                               f"is text: cat {saved}")

@@ -441,3 +441,26 @@ def test_a_warning_or_a_hung_task_makes_the_exit_status_1(run_source: Callable[.
     """, name="abba", seconds=30, hung_task_timeout=10)
     assert any(t.startswith("INFO: task one:") for t in abba.texts)
     assert abba.result.exit_code == 1
+
+
+# -- a module body that never ends, or exits -----------------------------------------
+
+
+def test_a_module_body_that_never_returns_is_a_soft_lockup_of_insmod(tmp_path: Path) -> None:
+    """The watchdog stops a body stuck in a loop as it stops any module code:
+    a soft lockup report, insmod killed, nothing loaded -- never kernsim's
+    own exception name as a 'load error'."""
+    path = write(tmp_path, "bodyloop", 'MODULE_LICENSE("GPL")\nwhile True:\n    pass\n')
+    s, run = session(path, stuck_wall_seconds=0.5)
+    assert any(t.startswith("watchdog: BUG: soft lockup - CPU#0 stuck for ") and "[insmod:" in t
+               for t in run.texts)
+    assert run.stderr[-1] == "Killed"
+    assert not any("StuckInModuleCode" in line for line in run.stderr + run.texts)
+    assert "bodyloop" not in s.kernel.modules
+
+
+def test_a_module_body_raising_systemexit_is_a_load_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "bodyexit", 'MODULE_LICENSE("GPL")\nraise SystemExit(2)\n')
+    _, run = session(path)
+    assert run.stderr == [f"{path}:3: error while loading: SystemExit: 2",
+                          f"insmod: ERROR: could not insert module {path}: Invalid module format"]

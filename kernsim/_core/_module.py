@@ -30,6 +30,7 @@ from ._errno import EBUSY, EEXIST, ENOENT, ENOEXEC, EWOULDBLOCK
 from ._export import export, export_value, ksym
 from ._param import parse_module_args
 from ._printk import KERN_NOTICE, KERN_WARNING
+from ._sched import TaskKill, from_outside
 
 MODULE_STATE_LIVE: Final = 0
 MODULE_STATE_COMING: Final = 1
@@ -232,8 +233,9 @@ class ModuleLoader:
             image.load_into(mod)
         except BaseException as exc:
             self._free_module(mod)
-            if isinstance(exc, (KeyboardInterrupt, SystemExit, LoadFailed)) or \
-                    type(exc).__name__ == "GreenletExit":
+            # A body stopped by the watchdog dies as any stuck code does (a
+            # soft lockup report); a Ctrl-C or teardown is not the module's.
+            if isinstance(exc, (LoadFailed, TaskKill)) or from_outside(k, exc):
                 raise
             raise LoadFailed(_describe_body_failure(image, exc)) from None
         finally:
@@ -249,8 +251,8 @@ class ModuleLoader:
         self.loading = mod
         try:
             image.load_into(mod)
-        except Exception as exc:
-            if type(exc).__name__ == "GreenletExit":
+        except BaseException as exc:
+            if isinstance(exc, (LoadFailed, TaskKill)) or from_outside(cur.k, exc):
                 raise
             raise LoadFailed(_describe_body_failure(image, exc)) from None
         finally:

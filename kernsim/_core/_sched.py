@@ -71,12 +71,23 @@ SPIN_BOOST_AFTER_NS: Final = 10_000_000
 SPIN_COST_MAX_NS: Final = 1_000_000
 
 
-def _is_users_interrupt() -> bool:
-    """Is a KeyboardInterrupt the user's Ctrl-C?  Only while Python's own
-    SIGINT handler is installed: a process that handles SIGINT itself (the
-    live kernel) never gets one from a signal, so one raised in a task is
-    module code raising it -- a fault like any other."""
-    return signal.getsignal(signal.SIGINT) is signal.default_int_handler
+def from_outside(kernel: Any, exc: BaseException) -> bool:
+    """Does *exc*, caught in a task, come from outside the simulation rather
+    than from module code?
+
+    - a KeyboardInterrupt is the user's Ctrl-C only while Python's own SIGINT
+      handler is installed: a process that handles SIGINT itself (the live
+      kernel) never gets one from a signal;
+    - a GreenletExit is the kernel being torn down (or its tasks collected)
+      only then.
+
+    Raised by module code, either is a fault of that module like any other.
+    """
+    if isinstance(exc, KeyboardInterrupt):
+        return signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if isinstance(exc, GreenletExit):
+        return kernel.stop_reason == "dead" or cur.k is not kernel
+    return False
 
 
 class TaskKill(BaseException):
@@ -519,14 +530,12 @@ class Scheduler:
         """The bottom frame of every task (``ret_from_fork``)."""
         try:
             code = main()
-        except GreenletExit as exc:
-            if self.stop_reason == "dead" or cur.k is not self:
-                return _EXITED  # the kernel is being torn down (or its tasks collected)
-            code = self.task_fault(task, exc)  # module code raised it itself
-        except KeyboardInterrupt as exc:
-            if _is_users_interrupt():
+        except (GreenletExit, KeyboardInterrupt) as exc:
+            if from_outside(self, exc):
+                if isinstance(exc, GreenletExit):
+                    return _EXITED  # the kernel is being torn down
                 raise  # Ctrl-C: the simulation stops, not the task
-            code = self.task_fault(task, exc)
+            code = self.task_fault(task, exc)  # module code raised it itself
         except TaskKill as exc:
             code = self.task_killed(task, exc)
         except BaseException as exc:  # a fault in module code: the kernel survives it
@@ -623,7 +632,7 @@ class Scheduler:
 
 
 __all__ = [
-    "Scheduler", "signal_pending", "signal_pending_state", "fatal_signal_pending", "TaskKill",
+    "Scheduler", "from_outside", "signal_pending", "signal_pending_state", "fatal_signal_pending", "TaskKill",
     "TASK_NORMAL", "STOP_HORIZON", "STOP_IDLE", "STOP_REQUESTED",
 ]
 

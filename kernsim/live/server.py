@@ -52,8 +52,9 @@ from ..kmod import insmod, rmmod, shell_status
 from .paths import KernelPaths, ensure_private_dir
 from .protocol import MAX_REQUEST, LineReader, ProtocolError, check_request, encode
 
-#: Most clients served at once; more are refused with an error reply.
-MAX_CLIENTS: Final = 64
+#: Most clients served at once (a `dmesg -w` is one for as long as it follows);
+#: more are refused with an error reply.
+MAX_CLIENTS: Final = 256
 #: How long a client may take to send its request, seconds.
 REQUEST_TIMEOUT: Final = 10.0
 #: Real time: how long an idle kernel may wait before looking again, ns.
