@@ -84,7 +84,7 @@ class TaskStat:
     priority: int
     #: stat field 22, in ns since boot.
     start_ns: int
-    #: utime + stime, ns (the simulation does not account CPU time per task: 0).
+    #: utime + stime, ns: the kernel time the task spent on the CPU.
     cpu_ns: int
     #: ``/proc/PID/wchan``: where it sleeps, or "0" while running.
     wchan: str
@@ -161,7 +161,7 @@ def task_stat(kernel: Any, task: Task, tty_names: dict[int, str] | None = None) 
         nice=0,
         priority=20,
         start_ns=task.start_time,
-        cpu_ns=0,
+        cpu_ns=task.cpu_ns + (kernel.now - task.exec_start if kernel.current is task else 0),
         wchan=wait_channel(kernel, task),
         tty=(tty_names or {}).get(task.pid, "?"),
         psr=task.cpu,

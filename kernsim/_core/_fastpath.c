@@ -70,6 +70,7 @@ static PyObject *py_should_stop;     /* kthread_should_stop (no points) */
 static Py_ssize_t T_kthread, KT_flags, TM_function, TM_data;
 static Py_ssize_t T_state, T_tif, T_blocked_on, T_on_rq, T_preempt_count;
 static Py_ssize_t T_nvcsw, T_spin_start, T_slice_end, T_lockup_report_at, T_context, T_doomed, T_sleep_site;
+static Py_ssize_t T_cpu_ns, T_exec_start;
 static Py_ssize_t G_glet;
 static Py_ssize_t E_flags, E_private, E_func, E_next, E_prev, E_name, E_owner;
 static Py_ssize_t H_head, LH_next, LH_prev;
@@ -549,6 +550,19 @@ add_num(long long a, PyObject *b)
     return PyLong_FromLongLong(a + y);
 }
 
+/* *task* leaves the CPU: ``cpu_ns += now - exec_start``. */
+static int
+charge_cpu(PyObject *k, PyObject *task)
+{
+    long long now, start, used;
+
+    if (as_ll(slot_get(k, K_now, "now"), &now) < 0 ||
+        as_ll(slot_get(task, T_exec_start, "exec_start"), &start) < 0 ||
+        as_ll(slot_get(task, T_cpu_ns, "cpu_ns"), &used) < 0)
+        return -1;
+    return slot_steal(task, T_cpu_ns, PyLong_FromLongLong(used + (now - start)));
+}
+
 /* Scheduler._enter(task): make *task* current and set ``due``. */
 static __attribute__((noinline)) int
 enter(PyObject *k, PyObject *task)
@@ -572,7 +586,8 @@ enter(PyObject *k, PyObject *task)
     if (as_ll(slot_get(k, K_now, "now"), &now) < 0 ||
         as_ll(slot_get(k, K_slice_ns, "slice_ns"), &slice_ns) < 0)
         return -1;
-    if (slot_steal(task, T_slice_end, PyLong_FromLongLong(now + slice_ns)) < 0)
+    if (slot_steal(task, T_exec_start, PyLong_FromLongLong(now)) < 0 ||
+        slot_steal(task, T_slice_end, PyLong_FromLongLong(now + slice_ns)) < 0)
         return -1;
     spin = slot_get(task, T_spin_start, "spin_start");
     if (spin == NULL)
@@ -729,7 +744,8 @@ sched_block(PyObject *k, PyObject *site, PyObject *slow_site)
     Py_INCREF(prev);
     slot_set(prev, T_on_rq, Py_False);
     if (as_ll(slot_get(prev, T_nvcsw, "nvcsw"), &nvcsw) < 0 ||
-        slot_steal(prev, T_nvcsw, PyLong_FromLongLong(nvcsw + 1)) < 0)
+        slot_steal(prev, T_nvcsw, PyLong_FromLongLong(nvcsw + 1)) < 0 ||
+        charge_cpu(k, prev) < 0)
         goto error;
     slot_set(prev, T_spin_start, Py_None);
     if (enter(k, nxt) < 0)
@@ -1738,6 +1754,8 @@ setup(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         member_offset(SchedType, "stop_reason", &K_stop_reason) < 0 ||
         member_offset(SchedType, "lockup_thresh_ns", &K_lockup_thresh_ns) < 0 ||
         member_offset(TaskType, "nvcsw", &T_nvcsw) < 0 ||
+        member_offset(TaskType, "cpu_ns", &T_cpu_ns) < 0 ||
+        member_offset(TaskType, "exec_start", &T_exec_start) < 0 ||
         member_offset(TaskType, "spin_start", &T_spin_start) < 0 ||
         member_offset(TaskType, "slice_end", &T_slice_end) < 0 ||
         member_offset(TaskType, "lockup_report_at", &T_lockup_report_at) < 0 ||

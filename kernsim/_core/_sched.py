@@ -334,6 +334,7 @@ class Scheduler:
         del rq[index]
         rq.append(task)
         task.nivcsw += 1
+        task.cpu_ns += self.now - task.exec_start
         self._switch(task, nxt)
 
     def _switch(self, prev: Task, nxt: Task) -> None:
@@ -355,6 +356,7 @@ class Scheduler:
         if self.cost != self.base_cost:
             self.cost = self.base_cost  # the end of a busy loop's boost
         now = self.now
+        task.exec_start = now
         task.slice_end = slice_end = now + self.slice_ns
         if task.spin_start is None:
             task.spin_start = now
@@ -396,6 +398,7 @@ class Scheduler:
             return
         prev.on_rq = False
         prev.nvcsw += 1
+        prev.cpu_ns += self.now - prev.exec_start
         prev.spin_start = None
         rq = self.rq
         if rq and not self.eager and self.stop_reason is None:
@@ -452,6 +455,7 @@ class Scheduler:
         run queue (it resumes first if the kernel is run again) and return to the host."""
         self.rq.appendleft(task)
         self.current = None
+        task.cpu_ns += self.now - task.exec_start
         task.context.return_to(self.host, None)
         if task.doomed is not None:
             self._resume_doomed(task)
@@ -566,6 +570,7 @@ class Scheduler:
         self.tasks.pop(task.pid, None)
         task.usage -= 1
         if self.current is task:
+            task.cpu_ns += self.now - task.exec_start
             self.current = None
 
     def exit_notify(self, task: Task) -> None:  # extended by the kthread layer

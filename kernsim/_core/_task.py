@@ -244,7 +244,8 @@ class Task:
         "last_switch_time", "slice_end", "spin_start", "lockup_report_at", "usage",
         "exit_code", "module", "tty", "blocked_on", "sleep_timer", "cpu",
         "kaddr", "user", "oopsed", "signals", "sig_allowed", "on_exit", "doomed", "sleep_site",
-        "preempt_count", "held_locks", "c_stack", "start_time", "cmdline", "__weakref__",
+        "preempt_count", "held_locks", "c_stack", "start_time", "cmdline", "cpu_ns", "exec_start",
+        "__weakref__",
     )
 
     def __init__(self, pid: int, comm: str, *, user: bool = False) -> None:
@@ -271,6 +272,11 @@ class Task:
         self.last_switch_time = 0
         #: When the current time slice ends (round-robin preemption).
         self.slice_end = 0
+        #: CPU time used, ns, up to its latest switch off the CPU (``sum_exec_runtime``:
+        #: what ps shows as TIME and %CPU).
+        self.cpu_ns = 0
+        #: When it last got the CPU (``se.exec_start``).
+        self.exec_start = 0
         #: When it last started running after a voluntary sleep (soft-lockup watch).
         self.spin_start: int | None = None
         self.lockup_report_at = 0

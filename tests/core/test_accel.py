@@ -120,3 +120,59 @@ def test_the_core_tests_pass_on_the_python_reference() -> None:
                         "tests/core", "tests/test_seed.py"],
                        capture_output=True, text=True, timeout=600, cwd=REPO, env=env)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+
+
+CPU_TIME = """\
+from kernsim.image import open_image
+from kernsim.session import Session, SessionOptions
+from kernsim import procfs
+
+s = Session(open_image(%r), SessionOptions())
+k = s.kernel
+task = k.spawn_process("insmod", lambda: k.sys_init_module(s.image, ""))
+k.run(k.now + 10 * 10**9)
+for t in procfs.task_stats(k):
+    print(t.name, t.cpu_ns)
+"""
+
+BUSY = """\
+from kernsim.linux import *
+MODULE_LICENSE("GPL")
+t = None
+def busy(data):
+    while not kthread_should_stop():
+        mdelay(300)         # on the CPU
+        msleep(700)         # off it
+    return 0
+def sleepy(data):
+    while not kthread_should_stop():
+        msleep(100)
+    return 0
+def init():
+    kthread_run(busy, None, "busy")
+    kthread_run(sleepy, None, "sleepy")
+    return 0
+module_init(init)
+"""
+
+
+def test_cpu_time_is_the_time_on_the_cpu_with_and_without_it(tmp_path: Path) -> None:
+    """``sum_exec_runtime`` (ps's TIME, %CPU): a thread that busy-waits 30 %
+    of the time has used 30 % of the elapsed time; one that only sleeps, next
+    to nothing.  The accelerated switch accounts it as the Python one does."""
+    (tmp_path / "busy.py").write_text(BUSY)
+    script = CPU_TIME % str(tmp_path / "busy.py")
+    outs = []
+    for pure in (False, True):
+        env = {k: v for k, v in os.environ.items() if k != "KERNSIM_PURE"}
+        if pure:
+            env["KERNSIM_PURE"] = "1"
+        r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           timeout=120, cwd=REPO, env=env)
+        assert r.returncode == 0, r.stderr
+        outs.append(dict(line.rsplit(" ", 1) for line in r.stdout.splitlines()))
+    assert outs[0] == outs[1]
+    cpu = {name: int(ns) for name, ns in outs[0].items()}
+    assert 2.9e9 <= cpu["busy"] <= 3.1e9  # 10 rounds of 300 ms
+    assert cpu["sleepy"] < 1e6
+    assert cpu["init"] == 0
