@@ -8,11 +8,14 @@ cannot be built gets the compiler-style diagnostic and status 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
+import signal
 import sys
+import threading
 import traceback
-from typing import Any, NoReturn, Sequence
+from typing import Any, Iterator, NoReturn, Sequence
 
 from typing import TYPE_CHECKING
 
@@ -480,6 +483,29 @@ def _run_expect(image: ModuleImage, options: SessionOptions, lines: list, args: 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with _ctrl_c_handler():
+        return _main(argv)
+
+
+@contextlib.contextmanager
+def _ctrl_c_handler() -> Iterator[None]:
+    """Ctrl-C raises :class:`CtrlC` while kernsim runs, so that a
+    ``raise KeyboardInterrupt`` in module code is told from the user's Ctrl-C
+    (an oops of that module, not the end of the run)."""
+    from ._core._sched import raise_ctrl_c
+
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler or threading.current_thread() is not threading.main_thread():
+        yield  # SIGINT ignored (nohup, a background job) or handled by the caller: left as it is
+        return
+    signal.signal(signal.SIGINT, raise_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         name, argv = _split_name(sys.argv[1:] if argv is None else list(argv))
         if argv and argv[0] in _LIVE_TOOL_HELP:

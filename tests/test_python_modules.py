@@ -11,6 +11,9 @@ the real behaviour and is marked xfail(strict=True).
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -464,3 +467,55 @@ def test_a_module_body_raising_systemexit_is_a_load_error(tmp_path: Path) -> Non
     _, run = session(path)
     assert run.stderr == [f"{path}:3: error while loading: SystemExit: 2",
                           f"insmod: ERROR: could not insert module {path}: Invalid module format"]
+
+
+@pytest.mark.parametrize("where", ["init", "thread"])
+def test_a_keyboardinterrupt_raised_by_module_code_is_an_oops_in_kernsim_run(tmp_path: Path,
+                                                                              where: str) -> None:
+    """`raise KeyboardInterrupt` in module code is that module's fault (an oops),
+    not the user's Ctrl-C: kernsim run goes on to rmmod and says so."""
+    body = {"init": "raise KeyboardInterrupt",
+            "thread": "kthread_run(lambda data: (msleep(100), exec('raise KeyboardInterrupt')), None, 'kbi')"}
+    path = write(tmp_path, "kbint", f"""\
+        MODULE_LICENSE("GPL")
+        def init():
+            {body[where]}
+            return 0
+        module_init(init)
+        module_exit(lambda: pr_info("kbint exit\\n"))
+        """)
+    p = subprocess.run([sys.executable, "-m", "kernsim", "run", str(path), "--for", "1"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode not in (0, 130), (p.returncode, p.stdout, p.stderr)
+    assert "Traceback" not in p.stderr
+    assert "] KeyboardInterrupt\n" in p.stdout
+    assert re.search(r"kernel BUG at .*kbint\.py:\d+!", p.stdout), p.stdout
+
+
+def test_ctrl_c_during_a_python_module_run_exits_130_quietly(tmp_path: Path) -> None:
+    path = write(tmp_path, "sleeper", """\
+        MODULE_LICENSE("GPL")
+        def loop(data):
+            while not kthread_should_stop():
+                msleep(100)
+            return 0
+        th = None
+        def init():
+            global th
+            th = kthread_run(loop, None, "sleeper")
+            return 0
+        def exit():
+            kthread_stop(th)
+        module_init(init)
+        module_exit(exit)
+        """)
+    p = subprocess.Popen([sys.executable, "-m", "kernsim", "run", str(path), "--realtime", "--for", "10"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    try:
+        out, err = p.communicate(timeout=30)
+    finally:
+        p.kill()
+    assert p.returncode == 130, (out, err)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in out

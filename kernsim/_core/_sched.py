@@ -71,20 +71,33 @@ SPIN_BOOST_AFTER_NS: Final = 10_000_000
 SPIN_COST_MAX_NS: Final = 1_000_000
 
 
+class CtrlC(KeyboardInterrupt):
+    """The user's Ctrl-C, raised by :func:`raise_ctrl_c`: a KeyboardInterrupt
+    that module code cannot raise by mistake, so a program that installs the
+    handler (``kernsim run``) tells the user's Ctrl-C from module code's
+    ``raise KeyboardInterrupt``, which is that module's fault."""
+
+
+def raise_ctrl_c(signum: int, frame: object) -> None:
+    """A SIGINT handler raising :class:`CtrlC` where Python's own raises KeyboardInterrupt."""
+    raise CtrlC
+
+
 def from_outside(kernel: Any, exc: BaseException) -> bool:
     """Does *exc*, caught in a task, come from outside the simulation rather
     than from module code?
 
-    - a KeyboardInterrupt is the user's Ctrl-C only while Python's own SIGINT
-      handler is installed: a process that handles SIGINT itself (the live
-      kernel) never gets one from a signal;
+    - a KeyboardInterrupt is the user's Ctrl-C when it is a :class:`CtrlC`, or
+      while Python's own SIGINT handler is installed (a library user's process):
+      a process that handles SIGINT itself (``kernsim run`` with
+      :func:`raise_ctrl_c`, the live kernel) never gets a plain one from a signal;
     - a GreenletExit is the kernel being torn down (or its tasks collected)
       only then.
 
     Raised by module code, either is a fault of that module like any other.
     """
     if isinstance(exc, KeyboardInterrupt):
-        return signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        return isinstance(exc, CtrlC) or signal.getsignal(signal.SIGINT) is signal.default_int_handler
     if isinstance(exc, GreenletExit):
         return kernel.stop_reason == "dead" or cur.k is not kernel
     return False
@@ -637,7 +650,7 @@ class Scheduler:
 
 
 __all__ = [
-    "Scheduler", "from_outside", "signal_pending", "signal_pending_state", "fatal_signal_pending", "TaskKill",
+    "Scheduler", "CtrlC", "raise_ctrl_c", "from_outside", "signal_pending", "signal_pending_state", "fatal_signal_pending", "TaskKill",
     "TASK_NORMAL", "STOP_HORIZON", "STOP_IDLE", "STOP_REQUESTED",
 ]
 
