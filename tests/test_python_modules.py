@@ -519,3 +519,20 @@ def test_ctrl_c_during_a_python_module_run_exits_130_quietly(tmp_path: Path) -> 
         p.kill()
     assert p.returncode == 130, (out, err)
     assert "Traceback" not in err and "KeyboardInterrupt" not in out
+
+
+def test_os_exit_in_module_code_is_an_oops_not_the_end_of_kernsim_run(tmp_path: Path) -> None:
+    """A real module cannot call exit(); a Python one calling os._exit() would
+    end the process that is the kernel, and kernsim run would exit 0."""
+    path = write(tmp_path, "osexit", """\
+        import os
+        MODULE_LICENSE("GPL")
+        def init():
+            os._exit(7)
+        module_init(init)
+        """)
+    p = subprocess.run([sys.executable, "-m", "kernsim", "run", str(path), "--for", "1"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    assert "os._exit() called from module code: it would end the whole kernel" in p.stdout
+    assert re.search(r"kernel BUG at .*osexit\.py:5!", p.stdout), p.stdout

@@ -40,6 +40,7 @@ from greenlet import GreenletExit, greenlet
 from ._clock import Clock
 from ._current import cur
 from ._policy import KIND_NAMES, PICK, PREEMPT, TIMER, DecisionLog, Policy, ReplayMismatch
+from ._process import install as install_process_guard
 from ._states import (
     EXIT_DEAD,
     TASK_DEAD,
@@ -597,6 +598,7 @@ class Scheduler:
         self.horizon = until
         self.stop_reason = None
         self.due = -1  # look at the new horizon at the next point
+        install_process_guard()
         here = greenlet.getcurrent()
         if self.host.glet is not here:
             self.host.glet = here

@@ -68,6 +68,31 @@ def test_rmmod_killed_by_its_modules_oops_exits_as_the_shell_shows_it(live: Live
     live.ok("halt")
 
 
+def test_a_module_cannot_end_or_rewire_the_kernels_process(live: Live, tmp_path: Path) -> None:
+    """os._exit() in a kthread and signal.signal() in a module's body are that
+    module's faults; the kernel keeps running and its SIGTERM still halts it."""
+    (tmp_path / "sigmod.py").write_text(
+        "from kernsim.linux import *\nimport signal\nMODULE_LICENSE('GPL')\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nmodule_init(lambda: 0)\n")
+    (tmp_path / "exiter.py").write_text(
+        "from kernsim.linux import *\nimport os\nMODULE_LICENSE('GPL')\n"
+        "def thr(data):\n    msleep(100)\n    os._exit(0)\n"
+        "module_init(lambda: (kthread_run(thr, None, 'exiter'), 0)[1])\n")
+    live.ok("boot", "--virtual")
+    r = live("insmod", "sigmod.py", cwd=tmp_path)
+    assert r.status == 1 and "Invalid module format" in r.err
+    live.ok("insmod", "exiter.py", cwd=tmp_path)
+    live.ok("sleep", "1")
+    log = live.ok("dmesg")
+    assert "os._exit() called from module code" in log and "exiter.py:6!" in log
+    assert "exiter" in live.ok("lsmod")
+    pid = live.kernel_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGTERM)
+    reap(pid)
+    assert not pid_alive(pid)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_sigint_and_sigterm_halt_a_detached_kernel_cleanly(live: Live, tmp_path: Path, sig: int) -> None:
     _module(tmp_path, "plain", exit_body="pr_info('plain exit\\n')")
