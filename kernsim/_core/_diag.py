@@ -51,9 +51,37 @@ TAINT_SOFTLOCKUP: Final = 14
 _TAINT_LETTERS: Final = "PFSRMBUDAWCIOELKXTN"
 _TAINT_UNSET: Final = "G" + " " * 18
 
-#: Soft-lockup threshold: 2 * watchdog_thresh (10 s); samples every 4 s.
+#: Soft-lockup threshold: 2 * watchdog_thresh (10 s); samples every 4 s
+#: (threshold / 5).  kernel/watchdog.c counts in get_timestamp()'s units,
+#: ``running_clock() >> 30`` ("2^30 ~= 10^9"), so a task is reported at the
+#: first sample whose timestamp exceeds the last touch's by more than 20 units,
+#: and "stuck for 22s!" is the 24 s of wall time from that touch.
 SOFTLOCKUP_THRESH_NS: Final = 20 * NSEC_PER_SEC
+SOFTLOCKUP_THRESH_UNITS: Final = 20
 SOFTLOCKUP_SAMPLE_NS: Final = 4 * NSEC_PER_SEC
+
+
+def watchdog_timestamp(ns: int) -> int:
+    """``get_timestamp()`` of kernel/watchdog.c: the clock in units of 2^30 ns."""
+    return ns >> 30
+
+
+def last_watchdog_touch(start: int) -> int:
+    """When the watchdog's stopper work last ran before a loop that began at
+    *start*: the sample at or before it (the loop keeps it from running again)."""
+    return start - start % SOFTLOCKUP_SAMPLE_NS
+
+
+def next_lockup_report(period: int) -> int:
+    """The first watchdog sample after *period* (a sample time) at which
+    ``is_softlockup()`` holds: its timestamp is more than the threshold past
+    *period*'s."""
+    when = period + SOFTLOCKUP_SAMPLE_NS
+    limit = watchdog_timestamp(period) + SOFTLOCKUP_THRESH_UNITS
+    while watchdog_timestamp(when) <= limit:
+        when += SOFTLOCKUP_SAMPLE_NS
+    return when
+
 
 class StuckInModuleCode(TaskKill):
     """Injected into a task whose module code has not called the kernel for
@@ -335,11 +363,11 @@ class Diagnostics:
 
     # -- soft lockup ----------------------------------------------------------
 
-    def first_lockup_report(self, now: int) -> Any:
-        """When a task that started running at *now* and never sleeps is first
-        reported: at the first 4-s watchdog sample more than 20 s later."""
-        deadline = now + SOFTLOCKUP_THRESH_NS
-        return (deadline // SOFTLOCKUP_SAMPLE_NS + 1) * SOFTLOCKUP_SAMPLE_NS
+    def first_lockup_report(self, start: int) -> Any:
+        """When a task that started running at *start* and never sleeps is
+        first reported: 24 s after the watchdog's last touch before it (never
+        less than the scheduler's bound, start + 20 s)."""
+        return next_lockup_report(last_watchdog_touch(start))
 
     def check_soft_lockup(self, task: Task) -> None:
         """Called at a scheduling point once *task* has run for its report time
@@ -354,20 +382,23 @@ class Diagnostics:
             if k.now < first:
                 return
         self.report_soft_lockup(task, None, killed=False, frame=sys._getframe(2))
-        task.lockup_report_at += SOFTLOCKUP_THRESH_NS + SOFTLOCKUP_SAMPLE_NS
+        # update_report_ts(): the next report is a threshold past this one.
+        task.lockup_report_at = next_lockup_report(task.lockup_report_at)
         self._notify_fault(task, "soft lockup")
 
     def report_soft_lockup(self, task: Task, tb: TracebackType | None, *, killed: bool,
                            frame: FrameType | None = None) -> None:
         k: Any = self
-        now = k.now
-        start = task.spin_start if task.spin_start is not None else now
+        start = task.spin_start if task.spin_start is not None else k.now
         if not killed:
-            secs = (task.lockup_report_at - start) // NSEC_PER_SEC
+            at = task.lockup_report_at  # the watchdog sample that reports it
         elif k.clock_virtual:
-            secs = (now - start) // NSEC_PER_SEC  # task_fault moved now to the report time
+            at = k.now  # task_fault moved the clock to the report's sample
         else:
-            secs = max(22, (now - start) // NSEC_PER_SEC)
+            # On the wall clock kernsim stopped the loop long before a kernel's
+            # watchdog would report it: say when, and for how long it was stuck.
+            at = k.now = k.clock.read(k.now)
+        secs = watchdog_timestamp(at) - watchdog_timestamp(last_watchdog_touch(start))
         k.printk_ln(KERN_EMERG, f"watchdog: BUG: soft lockup - CPU#{task.cpu} stuck for {secs}s! [{task.comm}:{task.pid}]")
         k.printk_ln(KERN_WARNING, self.modules_linked_in())
         k.printk_ln(KERN_WARNING, self.cpu_line(task))

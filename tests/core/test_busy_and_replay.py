@@ -144,10 +144,27 @@ def test_a_soft_lockup_in_a_loop_that_calls_the_kernel_makes_the_status_1(run_so
         def e():
             kthread_stop(t)
         module_init(i); module_exit(e)
-    """, seconds=30)
+    """, seconds=60)
     assert any(t.startswith("watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [busy:101]")
                for t in run.texts)
     assert run.result.exit_code == 1
+
+
+def test_soft_lockups_count_in_the_watchdogs_units_from_its_last_touch(run_source) -> None:
+    """kernel/watchdog.c: get_timestamp() is running_clock() >> 30, the touch
+    is the sample before the loop, a report comes at the first sample more than
+    20 units past the touch (then past the last report): 22 s at 24 s, 44 s at
+    48 s -- for a loop in init as in a kthread."""
+    run = run_source("""
+        def i():
+            pr_info("spin\\n")
+            while True:
+                udelay(10)
+        module_init(i)
+    """, seconds=60)
+    reports = [(round(run.time_of(t)), t) for t in run.texts if "soft lockup" in t]
+    assert reports[:2] == [(24, "watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [insmod:100]"),
+                           (48, "watchdog: BUG: soft lockup - CPU#0 stuck for 44s! [insmod:100]")]
 
 
 def test_a_huge_replay_gap_costs_nothing_until_reached() -> None:
