@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +16,20 @@ from kernsim.session import SessionOptions, SessionResult, run_module
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = REPO / "examples" / "seed"
-SHARED = REPO.parent / "shared"
+#: The project's shared folder (the tutorial, its real-kernel transcripts, the
+#: oracle's runs): next to this checkout, or where KERNSIM_SHARED says.
+SHARED = Path(os.environ.get("KERNSIM_SHARED") or REPO.parent / "shared")
 TRANSCRIPTS = SHARED / "seed" / "transcripts"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Without the real kernel's transcripts a good part of the suite has
+    nothing to compare with: say so once, rather than fail test by test."""
+    if not TRANSCRIPTS.is_dir():
+        raise pytest.UsageError(
+            f"the tests compare kernsim with real-kernel output in {SHARED}/seed/transcripts, "
+            f"which is missing: clone kernsim next to the project's 'shared' folder, "
+            f"or set KERNSIM_SHARED to that folder")
 
 
 @dataclass

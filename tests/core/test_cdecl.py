@@ -16,9 +16,10 @@ from kernsim._core._cdecl import (
     parse_prototype,
     rendered_header,
 )
+from conftest import SHARED
 from kernsim._core._export import EXPORTS
 
-SEED_C = Path(__file__).resolve().parents[2].parent / "shared" / "oracle" / "seed"
+SEED_C = SHARED / "oracle" / "seed"
 
 
 def test_every_generated_block_is_current() -> None:
