@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="kernsim", description="A simulated Linux kernel for kthread, "
                      "wait-queue and module code, in user space.")
     parser.add_argument("--version", action="version", version=f"kernsim {__version__}")
+    # Taken off the command line by _split_name before parsing; here for --help.
+    parser.add_argument("--name", metavar="NAME",
+                        help="the live kernel to use (default: $KERNSIM_NAME, or 'default')")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     run = sub.add_parser(
@@ -93,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Boot a simulated kernel, load MODULE at 1 s (insmod MODULE PARAM=VALUE...), "
                     "let it run for SECONDS of simulated time, remove it, and print the kernel "
                     "log. Exit status 0 on a clean load, run and unload.")
-    run.add_argument("module", metavar="MODULE",
+    run.add_argument("module", metavar="MODULE", nargs="?",  # required: see cmd_run
                      help="a module file: NAME.py, NAME.ko, or NAME.c (built first)")
     run.add_argument("params", nargs="*", metavar="PARAM=VALUE",
                      help="module parameters, as for insmod (joined with spaces; quote a value "
@@ -195,12 +198,13 @@ def _split_name(argv: list[str]) -> tuple[str, list[str]]:
 
     name = os.environ.get("KERNSIM_NAME") or DEFAULT_NAME
     rest = list(argv)
-    if rest and rest[0] == "--name":
-        if len(rest) < 2:
-            raise UsageError("option --name needs a kernel name")
-        name, rest = rest[1], rest[2:]
-    elif rest and rest[0].startswith("--name="):
-        name, rest = rest[0][len("--name="):], rest[1:]
+    while rest and (rest[0] == "--name" or rest[0].startswith("--name=")):
+        if rest[0] == "--name":
+            if len(rest) < 2:
+                raise UsageError("option --name needs a kernel name")
+            name, rest = rest[1], rest[2:]
+        else:
+            name, rest = rest[0][len("--name="):], rest[1:]
     return name, rest
 
 
@@ -359,6 +363,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .expect import TranscriptError, read_transcript
     from .session import SessionOptions
 
+    if args.module is None:
+        # Checked here: argparse would call the optional PARAM=VALUE... required too.
+        raise UsageError("the following arguments are required: MODULE (see 'kernsim run --help')")
     policy = _policy(args)
     _check_hung_task_timeout(args)
     if args.expect is not None and args.replay is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +93,8 @@ def test_hang_exits_1_quickly_with_a_clear_message() -> None:
     (["run", "examples/seed/wait_event.py", "--max-schedules", "0"], "must be at least 1"),
     (["frobnicate"], "invalid choice"),
     ([], "the following arguments are required: COMMAND"),
+    (["run"], "the following arguments are required: MODULE (see"),
+    (["--name"], "option --name needs a kernel name"),
 ])
 def test_bad_arguments_get_one_line_and_status_2(args: list[str], message: str) -> None:
     p = kernsim(*args)
@@ -175,3 +178,12 @@ def test_a_long_expect_search_says_how_it_is_going(tmp_path: Path, monkeypatch: 
     err = capsys.readouterr().err
     assert code == 1
     assert "kernsim: --expect: 1 of at most 4 schedules tried; the best matched 1 of 2 lines so far" in err
+
+
+def test_the_kernel_name_option_is_in_the_help_and_may_be_repeated(tmp_path: Path) -> None:
+    """As getopt: the last --name counts."""
+    assert "--name NAME" in kernsim("--help").stdout
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
+    p = subprocess.run([sys.executable, "-m", "kernsim", "--name", "a", "--name=b", "lsmod"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert (p.returncode, p.stderr) == (1, "kernsim: no kernel is running (start one with 'kernsim --name b boot')\n")
