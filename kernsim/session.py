@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Final
 
-from ._core._kernel import EXITED, Kernel, KernelConfig
+from ._core._kernel import EXITED, HUNG, HUNG_REPORT_WITHIN_TIMEOUTS, Kernel, KernelConfig
 from ._core._kernel import PANICKED as KERNEL_PANICKED
 from ._core._module import ModuleImage
 from ._core._policy import Fifo, Policy
@@ -111,11 +111,8 @@ class Session:
             k.consoles.append(console)
         self.faults: list[tuple[Task, str]] = []
         k.fault_listeners.append(self._on_fault)
-        k.hung_task_listeners.append(self._on_hung_task)
         #: The pids of the commands run so far (insmod, rmmod), by pid.
         self.command_pids: dict[int, str] = {}
-        self._waiting: Task | None = None
-        self._waiting_hung = False
         self.aborted = False
 
     # -- controls for observers -------------------------------------------------
@@ -196,23 +193,17 @@ class Session:
         task = k.spawn_process(comm, lambda: main(self.stderr), tty=self.stderr,
                                native=self.image.native)
         self.command_pids[task.pid] = comm
-        self._waiting, self._waiting_hung = task, False
         timeout = self.options.hung_task_timeout
-        # The detector reports a task stuck since just after one scan at the
-        # second scan after that: within two timeouts.
-        seconds = 2 * timeout + 2 if timeout else 120
-        try:
-            reason = k.run_until_exited(task, k.now + seconds * NSEC_PER_SEC,
-                                        keep_going=lambda: not (self.aborted or self._waiting_hung))
-        finally:
-            self._waiting = None
+        seconds = HUNG_REPORT_WITHIN_TIMEOUTS * timeout if timeout else 120
+        reason = k.run_until_exited(task, k.now + seconds * NSEC_PER_SEC,
+                                    keep_going=lambda: not self.aborted, until_hung=True)
         if reason == EXITED:
             return OK, shell_status(task.exit_code, self.stderr)  # killed by its module's oops?
         if reason == KERNEL_PANICKED:
             return PANICKED, -1
         if self.aborted:
             return ABORTED, -1
-        if self._waiting_hung:
+        if reason == HUNG:
             self._report_stuck(task, "the hung-task detector reported it above")
             return HUNG, -1
         if reason == STOP_IDLE:
@@ -227,11 +218,6 @@ class Session:
         if kind == "stopped":
             self.kernel.flush_log()
             self.stderr(self.kernel.stopped_note(task))
-
-    def _on_hung_task(self, task: Task) -> None:
-        if task is self._waiting:
-            self._waiting_hung = True
-            self.kernel.request_stop()
 
     def _report_stuck(self, task: Task, why: str) -> None:
         k = self.kernel

@@ -154,25 +154,35 @@ class Kernel(Kthreads, ModuleLoader, SlabAllocator, Kasan, Kmemleak, Diagnostics
         return task
 
     def run_until_exited(self, task: Task, limit: int, *, step: int | None = None,
-                         keep_going: Callable[[], bool] | None = None) -> str:
+                         keep_going: Callable[[], bool] | None = None,
+                         until_hung: bool = False) -> str:
         """Run until the user process *task* has exited (``EXITED``), or until
-        something else ends the wait first: ``PANICKED``; ``STOP_IDLE``
-        (nothing can ever wake it); ``STOP_HORIZON`` (time *limit*, ns, has
-        come); ``STOP_REQUESTED`` (*keep_going*, asked after every run and
-        every *step* ns of kernel time, said no).
+        something else ends the wait first: ``PANICKED``; ``HUNG`` (with
+        *until_hung*: the hung-task detector has reported *task*);
+        ``STOP_IDLE`` (nothing can ever wake it); ``STOP_HORIZON`` (time
+        *limit*, ns, has come); ``STOP_REQUESTED`` (*keep_going*, asked after
+        every run and every *step* ns of kernel time, said no).
 
         The one way every front end waits for an ``insmod`` or ``rmmod``:
-        whoever stops the kernel for a reason of its own (a hung-task report
-        it watches for, a client that went away) says so in *keep_going*.
+        whoever stops the kernel for a reason of its own (a client that went
+        away) says so in *keep_going*.
         """
         previous = task.on_exit
+        hung: list[Task] = []
 
         def on_exit(t: Task) -> None:
             if previous is not None:
                 previous(t)
             self.request_stop()
 
+        def on_hung(t: Task) -> None:
+            if t is task:
+                hung.append(t)
+                self.request_stop()
+
         task.on_exit = on_exit
+        if until_hung:
+            self.hung_task_listeners.append(on_hung)
         try:
             while not task.flags & PF_EXITING:
                 reason = self.run(limit if step is None else min(limit, self.now + step))
@@ -180,6 +190,8 @@ class Kernel(Kthreads, ModuleLoader, SlabAllocator, Kasan, Kmemleak, Diagnostics
                     break
                 if self.panicked is not None:
                     return PANICKED
+                if hung:
+                    return HUNG
                 if keep_going is not None and not keep_going():
                     return STOP_REQUESTED
                 if reason == STOP_IDLE:
@@ -189,6 +201,8 @@ class Kernel(Kthreads, ModuleLoader, SlabAllocator, Kasan, Kmemleak, Diagnostics
         finally:
             if task.on_exit is on_exit:
                 task.on_exit = previous
+            if until_hung:
+                self.hung_task_listeners.remove(on_hung)
         return EXITED
 
     # -- modules --------------------------------------------------------------
@@ -243,6 +257,13 @@ class Kernel(Kthreads, ModuleLoader, SlabAllocator, Kasan, Kmemleak, Diagnostics
 #: :meth:`Kernel.run_until_exited`'s answers besides the scheduler's stop reasons.
 EXITED: Final = "exited"
 PANICKED: Final = "panicked"
+HUNG: Final = "hung"
+
+#: How long a front end lets a blocked command wait for its hung-task report,
+#: in hung-task timeouts: the report comes at the second scan of khungtaskd
+#: after the command blocked, and each of its sleeps is rounded up by the
+#: timer wheel by up to an eighth (so 2 timeouts are not enough).
+HUNG_REPORT_WITHIN_TIMEOUTS: Final = 3
 
 
 def _never_runs() -> int:

@@ -40,7 +40,7 @@ from typing import Any, Callable, Final
 
 from .. import __version__
 from .._core._clock import RealClock
-from .._core._kernel import EXITED, PANICKED, Kernel, KernelConfig
+from .._core._kernel import EXITED, HUNG_REPORT_WITHIN_TIMEOUTS, PANICKED, Kernel, KernelConfig
 from .._core._module import ModuleBuildError, module_name_of
 from .._core._printk import Record, format_dmesg_line
 from .._core._sched import NSEC_PER_SEC
@@ -425,10 +425,8 @@ class KernelServer:
         next ``sleep``."""
         k = self.kernel
         timeout = self.options.hung_task_timeout
-        # The detector reports a task stuck since just after one scan at the
-        # second scan after that: within two timeouts.
-        limit = k.now + (2 * timeout + 2 if timeout else 120) * NSEC_PER_SEC
-        reason = k.run_until_exited(task, limit, step=NSEC_PER_SEC,
+        limit = k.now + (HUNG_REPORT_WITHIN_TIMEOUTS * timeout if timeout else 120) * NSEC_PER_SEC
+        reason = k.run_until_exited(task, limit, step=NSEC_PER_SEC, until_hung=True,
                                     keep_going=lambda: not (client.gone or self.halting))
         if reason != EXITED and not client.gone and not self.halting:
             k.flush_log()

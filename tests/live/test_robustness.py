@@ -4,6 +4,7 @@ malformed requests, many clients at once, clients that go away, Ctrl-C."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import socket
@@ -245,3 +246,20 @@ def test_ctrl_c_on_a_blocked_rmmod_leaves_it_blocked_in_the_kernel(live: Live) -
     # halt cannot remove a module that is already going: it says nothing about it.
     r = live("halt")
     assert r.status == 0
+
+
+def test_a_virtual_kernel_returns_a_blocked_rmmod_once_its_hung_task_report_is_in_the_log(
+        live: Live) -> None:
+    """khungtaskd's 120-s sleeps are rounded up by the timer wheel (to 512
+    jiffies at HZ=250), so its second scan comes after 240 s: the client must
+    wait for the report itself, not for a guess at its time."""
+    live.ok("boot", "--virtual")
+    live.ok("insmod", str(SEED / "wait_event.py"))
+    r = live("rmmod", "wait_event")
+    assert r.status == 1
+    at = float(re.search(r"still blocked in state D at ([\d.]+) s of virtual time", r.err).group(1))
+    log = live.ok("dmesg")
+    assert "INFO: task rmmod:103 blocked for more than 120 seconds." in log
+    report = next(ln for ln in log.splitlines() if "INFO: task rmmod:103 blocked" in ln)
+    assert float(report[1:13]) <= at
+    live.ok("halt")
