@@ -6,6 +6,7 @@ parameters' files at run time."""
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 import textwrap
@@ -266,6 +267,30 @@ def test_the_example_changes_course_when_count_is_written(tmp_path: Path) -> Non
 
 
 # -- modinfo of a Python module -----------------------------------------------------------
+
+#: What modinfo printed for each example module before it read .py files
+#: statically (captured from the version that ran their bodies): reading
+#: them without running them must not change a byte.
+GOLDEN_MODINFO = REPO / "tests" / "golden" / "modinfo_examples.json"
+MODINFO_VARIANTS = {"plain": {}, "parm": {"field": "parm"}, "null": {"null": True},
+                    "license": {"field": "license"}}
+
+
+@pytest.mark.parametrize("example", sorted(json.loads(GOLDEN_MODINFO.read_text())))
+def test_modinfo_of_every_example_module_is_unchanged(example: str) -> None:
+    golden = json.loads(GOLDEN_MODINFO.read_text())[example]
+    path = REPO / example
+    for variant, options in MODINFO_VARIANTS.items():
+        out, err = io.StringIO(), io.StringIO()
+        assert modinfo([str(path)], out=out, err=err, **options) == 0
+        assert err.getvalue() == ""
+        assert out.getvalue() == golden[variant].replace("{filename}", str(path)), variant
+
+
+def test_every_example_module_has_a_golden_modinfo() -> None:
+    assert sorted(json.loads(GOLDEN_MODINFO.read_text())) == \
+        sorted(str(p.relative_to(REPO)) for p in REPO.glob("examples/*/*.py"))
+
 
 def test_modinfo_prints_a_python_modules_parm_lines(tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
