@@ -242,23 +242,6 @@ class ModuleLoader:
             self.loading = None
         return load_module(k, mod, params)
 
-    def module_info(self, image: ModuleImage) -> list[tuple[str, str]]:
-        """The ``.modinfo`` tags a module declares, in declaration order,
-        without loading it (what modinfo reads from a file): its body runs in
-        a module that is never listed.  Call it from a task.  Raises
-        :class:`LoadFailed` if the body raises."""
-        mod = Module(image, 0)
-        self.loading = mod
-        try:
-            image.load_into(mod)
-        except BaseException as exc:
-            if isinstance(exc, (LoadFailed, TaskKill)) or from_outside(cur.k, exc):
-                raise
-            raise LoadFailed(_describe_body_failure(image, exc)) from None
-        finally:
-            self.loading = None
-        return mod.modinfo
-
     def _free_module(self, mod: Module) -> None:
         self.modules.pop(mod.name, None)
         self.modules_by_path.pop(mod.image.path, None)
