@@ -31,11 +31,11 @@ source order, as GCC emits a file's ``.modinfo`` strings last to first.
 ``-p`` (``-F parm``) prints them without the ``parm:`` key, and a parameter
 without a text as ``NAME: (TYPE)`` (kmod 30's modinfo_params_do).
 
-A Python module (``NAME.py``) has no ELF file: its body is run in a scratch
-kernel to collect what its MODULE_*() and module_param() calls declare, and
-the fields are laid out as modpost would lay out a C module's -- the module's
-own in reverse declaration order, then ``depends``, ``retpoline``, ``name``
-and ``vermagic`` (no ``srcversion``: there is no modpost checksum).
+A Python module (``NAME.py``) has no ELF file: what its top-level
+MODULE_*() and module_param() calls declare is read from its syntax tree,
+never by running it (:mod:`kernsim.pyinfo`), and laid out as modpost would
+lay out a C module's.  A file that does not parse is an "Exec format error",
+as a .ko without ELF magic is.
 
 The kernel's loader (kernel/module/main.c, elf_validity_cache_copy and
 check_modinfo) is stricter: an ELF relocatable (``ET_REL``) of the running
@@ -51,7 +51,7 @@ import errno
 import os
 import struct
 from dataclasses import dataclass
-from typing import Any, Final, TextIO
+from typing import Final, TextIO
 
 from .kbuild import VERMAGIC
 
@@ -317,52 +317,23 @@ def format_field_line(key: str, value: str, separator: str = "\n") -> str:
     return f"{key}:{' ' * abs(15 - len(key))}{value}{separator}"
 
 
-def python_fields(path: str) -> tuple[tuple[str, str], ...]:
-    """The modinfo fields of a Python module file (see the module docstring).
-
-    Raises ModuleBuildError (it cannot be read or compiled) or LoadFailed
-    (its body raised)."""
-    from ._core._kernel import Kernel, KernelConfig
-    from ._core._module import LoadFailed, ModuleImage
-
-    image = ModuleImage.from_file(path)
-    k = Kernel(KernelConfig(hung_task_timeout_secs=0))
-    box: list[Any] = []
-
-    def main() -> int:
-        try:
-            box.append(k.module_info(image))
-        except Exception as exc:  # LoadFailed: reported by the caller
-            box.append(exc)
-        return 0
-
-    try:
-        k.spawn_process("modinfo", main)
-        k.run(k.now + 10**9)
-    finally:
-        k.close()
-    if not box:
-        raise LoadFailed(f"{path}: error while loading: the module's body did not finish")
-    if isinstance(box[0], Exception):
-        raise box[0]
-    tags = list(reversed(box[0]))
-    return (*tags, ("depends", ""), ("retpoline", "Y"), ("name", image.name),
-            ("vermagic", VERMAGIC))
-
-
 def _fields_of(p: str, err: TextIO) -> tuple[tuple[str, str], ...] | None:
     """The fields of a .ko or .py file, or None after printing kmod's error."""
     if p.endswith(".py"):
-        from ._core._module import LoadFailed, ModuleBuildError
+        from ._core._module import module_name_of
+        from .pyinfo import PyModinfoError, read_py_modinfo
 
         try:
-            return python_fields(p)
-        except (ModuleBuildError, LoadFailed) as exc:
-            err.write(f"{exc}\n")
+            info = read_py_modinfo(p, module_name_of(p))
+        except PyModinfoError:
             err.write(f"modinfo: ERROR: could not get modinfo from '{modname_of(p)}': "
                       f"{os.strerror(errno.ENOEXEC)}\n")
             err.flush()
             return None
+        for line, macro, reason in info.skipped:
+            err.write(f"modinfo: WARNING: {p}:{line}: {macro}(): {reason}, not shown\n")
+        err.flush()
+        return info.fields
     try:
         return read_ko(p).fields
     except KoError as exc:

@@ -112,6 +112,37 @@ def test_a_module_with_a_syntax_error_gets_a_compiler_style_diagnostic(tmp_path:
     assert "error:" in p.stderr and "Traceback" not in p.stderr
 
 
+MODULE_BODY = 'from kernsim.linux import *\nMODULE_LICENSE("GPL")\nprint("the body ran")\n'
+
+
+@pytest.mark.parametrize(("stem", "message"), [
+    ("bad name", "'bad name' is not a valid module name (the file name gives it: letters, digits, "
+                 "'_' and '-', which is '_')"),
+    ("m.o", "'m.o' is not a valid module name"),  # kmod's name would stop at the first dot
+    ("x" * 56, f"module name '{'x' * 56}' is 56 characters long; the kernel's MODULE_NAME_LEN "
+               f"(56, with the NUL) allows 55"),
+    ("y" * 70, "is 70 characters long"),
+])
+def test_a_python_module_whose_file_gives_no_valid_name_is_refused(tmp_path: Path, stem: str,
+                                                                   message: str) -> None:
+    bad = tmp_path / f"{stem}.py"
+    bad.write_text(MODULE_BODY)
+    p = kernsim("run", str(bad), "--for", "1")
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert p.stderr.count("\n") == 1 and p.stderr.startswith(f"{bad}: error: "), p.stderr
+    assert message in p.stderr
+    assert "the body ran" not in p.stdout + p.stderr
+
+
+def test_the_longest_valid_name_and_a_dash_load(tmp_path: Path) -> None:
+    for stem, name in (("z" * 55, "z" * 55), ("with-dash", "with_dash")):
+        ok = tmp_path / f"{stem}.py"
+        ok.write_text(MODULE_BODY)
+        p = kernsim("run", str(ok), "--for", "1")
+        assert p.returncode == 0, p.stderr
+        assert f"] {name}: loading out-of-tree module taints kernel." in p.stdout
+
+
 def test_facade_is_generated_from_the_symbol_list() -> None:
     """kernsim/linux.py is current (regenerate: python -m kernsim._core._export)."""
     assert (REPO / "kernsim" / "linux.py").read_text() == _export.render_facade()

@@ -6,6 +6,7 @@ parameters' files at run time."""
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 import textwrap
@@ -267,6 +268,30 @@ def test_the_example_changes_course_when_count_is_written(tmp_path: Path) -> Non
 
 # -- modinfo of a Python module -----------------------------------------------------------
 
+#: What modinfo printed for each example module before it read .py files
+#: statically (captured from the version that ran their bodies): reading
+#: them without running them must not change a byte.
+GOLDEN_MODINFO = REPO / "tests" / "golden" / "modinfo_examples.json"
+MODINFO_VARIANTS = {"plain": {}, "parm": {"field": "parm"}, "null": {"null": True},
+                    "license": {"field": "license"}}
+
+
+@pytest.mark.parametrize("example", sorted(json.loads(GOLDEN_MODINFO.read_text())))
+def test_modinfo_of_every_example_module_is_unchanged(example: str) -> None:
+    golden = json.loads(GOLDEN_MODINFO.read_text())[example]
+    path = REPO / example
+    for variant, options in MODINFO_VARIANTS.items():
+        out, err = io.StringIO(), io.StringIO()
+        assert modinfo([str(path)], out=out, err=err, **options) == 0
+        assert err.getvalue() == ""
+        assert out.getvalue() == golden[variant].replace("{filename}", str(path)), variant
+
+
+def test_every_example_module_has_a_golden_modinfo() -> None:
+    assert sorted(json.loads(GOLDEN_MODINFO.read_text())) == \
+        sorted(str(p.relative_to(REPO)) for p in REPO.glob("examples/*/*.py"))
+
+
 def test_modinfo_prints_a_python_modules_parm_lines(tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, 'MODULE_LICENSE("GPL")\nMODULE_AUTHOR("me")\n'
@@ -321,19 +346,85 @@ def test_a_parameter_with_a_description_but_no_type(tmp_path: Path) -> None:
     assert out.getvalue().splitlines()[-1] == "parm:           ghost:no such thing"
 
 
-def test_modinfo_of_a_broken_python_module(tmp_path: Path) -> None:
+def test_modinfo_reads_a_python_module_without_running_it(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """kmod's modinfo reads .modinfo and runs nothing: no print() of the
+    module's in the output, no side effect, no wait for a body that never ends
+    -- and what the body would have refused is still shown as declared."""
+    marker = tmp_path / "ran"
+    path = write(tmp_path, f"""\
+        print("hello from the module body")
+        open({str(marker)!r}, "w").close()
+        MODULE_LICENSE("GPL")
+        module_param("nothing", int, 0)
+        while True:
+            pass
+        """)
+    assert main(["modinfo", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "hello" not in out and err == "" and not marker.exists()
+    assert "license:        GPL\n" in out and out.endswith("parm:           nothing:int\n")
+
+
+def test_modinfo_reads_every_declaration_form(tmp_path: Path) -> None:
+    path = tmp_path / "forms.py"
+    path.write_text(textwrap.dedent("""\
+        import kernsim.linux as linux
+        from kernsim.linux import *
+        AUTHOR = "me"
+        MODULE_LICENSE(license := "GPL") if False else None
+        linux.MODULE_LICENSE("Dual BSD/GPL")
+        MODULE_AUTHOR(AUTHOR)
+        MODULE_DESCRIPTION("two " "parts")
+        MODULE_VERSION(value="1.2")
+        MODULE_ALIAS("forms-alias")
+        MODULE_INFO("staging", "Y")
+        module_param_named("n", "count", "uint", S_IRUGO | S_IWUSR)
+        module_param("b", bool, 0o644)
+        module_param("s", str, 0o444)
+        module_param_array_named("a", "arr", "int", None, 0o444)
+        module_param_string("buf", "buffer", 16, 0o644)
+        MODULE_PARM_DESC(_parm="n", desc="how many")
+        def later():
+            MODULE_AUTHOR("not at the top level: not a declaration")
+        """))
     out, err = io.StringIO(), io.StringIO()
-    path = write(tmp_path, 'MODULE_LICENSE("GPL")\nmodule_param("nothing", int, 0)\n', "bad")
-    assert modinfo([str(path)], out=out, err=err) == 1
-    assert out.getvalue() == f"filename:       {path}\n"
-    lines = err.getvalue().splitlines()
-    assert lines[0].startswith(f"{path}:3: error while loading: NameError")
-    assert lines[1] == "modinfo: ERROR: could not get modinfo from 'bad': Exec format error"
+    assert modinfo([str(path)], out=out, err=err) == 0
+    assert err.getvalue() == ""
+    lines = out.getvalue().splitlines()[1:]
+    from kernsim.kbuild import VERMAGIC
+    assert lines == ["staging:        Y", "alias:          forms-alias", "version:        1.2",
+                     "description:    two parts", "author:         me", "license:        Dual BSD/GPL",
+                     "depends:        ", "retpoline:      Y", "name:           forms",
+                     f"vermagic:       {VERMAGIC}",
+                     # kmod's order: the reverse of first appearance in the section
+                     # (which is the source's last to first): n's desc comes last.
+                     "parm:           b:bool", "parm:           s:charp", "parm:           a:array of int",
+                     "parm:           buf:string", "parm:           n:how many (uint)"]
+
+
+def test_modinfo_warns_of_a_declaration_it_cannot_read(tmp_path: Path) -> None:
+    path = write(tmp_path, 'MODULE_LICENSE("GPL")\nMODULE_AUTHOR(" ".join(["a", "b"]))\n')
+    out, err = io.StringIO(), io.StringIO()
+    assert modinfo([str(path)], out=out, err=err) == 0
+    assert "author" not in out.getvalue() and "license:        GPL" in out.getvalue()
+    assert err.getvalue() == (f"modinfo: WARNING: {path}:3: MODULE_AUTHOR(): not a literal "
+                              f"argument, not shown\n")
+
+
+def test_modinfo_of_a_python_module_that_does_not_parse(tmp_path: Path) -> None:
+    """One line, as for a .ko that cannot be read; the filename first, as kmod."""
     syntax = tmp_path / "syn.py"
     syntax.write_text("def (:\n")
     out, err = io.StringIO(), io.StringIO()
     assert modinfo([str(syntax)], out=out, err=err) == 1
-    assert err.getvalue().startswith(f"{syntax}:1:")
+    assert out.getvalue() == f"filename:       {syntax}\n"
+    assert err.getvalue() == "modinfo: ERROR: could not get modinfo from 'syn': Exec format error\n"
+    binary = tmp_path / "bin.py"
+    binary.write_bytes(b"\xff\xfe\0")
+    out, err = io.StringIO(), io.StringIO()
+    assert modinfo([str(binary)], out=out, err=err) == 1
+    assert err.getvalue() == "modinfo: ERROR: could not get modinfo from 'bin': Exec format error\n"
 
 
 # -- the command line ---------------------------------------------------------------------

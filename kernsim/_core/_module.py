@@ -63,6 +63,32 @@ def module_name_of(path: str) -> str:
     return stem.replace("-", "_")
 
 
+#: ``MODULE_NAME_LEN`` (include/linux/module.h): ``struct module``'s
+#: ``char name[64 - sizeof(unsigned long)]``, the NUL included.
+MODULE_NAME_LEN: Final = 64 - 8
+
+
+def check_module_name(path: str, name: str) -> None:
+    """Raise ModuleBuildError unless *name*, which a Python module's file
+    name gives it, is one a C module could have.
+
+    kbuild takes KBUILD_MODNAME from the file name too, and it is a C
+    identifier there (``__KBUILD_MODNAME``), so it holds letters, digits and
+    ``_`` (``-`` counts as ``_``); kmod's name of a file stops at its first
+    dot.  It must fit ``struct module``'s ``name[MODULE_NAME_LEN]`` with its
+    NUL.  Divergence: the kernel itself does not check a name (its C build
+    cannot make a bad one); kernsim refuses it before loading, as a build
+    error, since a name with a space or a dot would not be one that lsmod,
+    rmmod or modinfo could give back."""
+    if not name or not all(c == "_" or (c.isascii() and c.isalnum()) for c in name):
+        raise ModuleBuildError(f"{path}: error: '{name}' is not a valid module name (the file name "
+                               f"gives it: letters, digits, '_' and '-', which is '_')")
+    if len(name) >= MODULE_NAME_LEN:
+        raise ModuleBuildError(f"{path}: error: module name '{name}' is {len(name)} characters "
+                               f"long; the kernel's MODULE_NAME_LEN ({MODULE_NAME_LEN}, with the "
+                               f"NUL) allows {MODULE_NAME_LEN - 1}")
+
+
 class ModuleImage:
     """A built module: what ``insmod`` reads from disk (for Python: compiled code).
 
@@ -91,6 +117,7 @@ class ModuleImage:
             raise ModuleBuildError(f"{path}: {exc.strerror}") from None
         except UnicodeDecodeError as exc:
             raise ModuleBuildError(f"{path}: not a UTF-8 text file ({exc.reason})") from None
+        check_module_name(path, module_name_of(path))
         try:
             code = compile(source, os.path.abspath(path), "exec")
         except SyntaxError as exc:
@@ -241,23 +268,6 @@ class ModuleLoader:
         finally:
             self.loading = None
         return load_module(k, mod, params)
-
-    def module_info(self, image: ModuleImage) -> list[tuple[str, str]]:
-        """The ``.modinfo`` tags a module declares, in declaration order,
-        without loading it (what modinfo reads from a file): its body runs in
-        a module that is never listed.  Call it from a task.  Raises
-        :class:`LoadFailed` if the body raises."""
-        mod = Module(image, 0)
-        self.loading = mod
-        try:
-            image.load_into(mod)
-        except BaseException as exc:
-            if isinstance(exc, (LoadFailed, TaskKill)) or from_outside(cur.k, exc):
-                raise
-            raise LoadFailed(_describe_body_failure(image, exc)) from None
-        finally:
-            self.loading = None
-        return mod.modinfo
 
     def _free_module(self, mod: Module) -> None:
         self.modules.pop(mod.name, None)

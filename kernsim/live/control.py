@@ -112,6 +112,18 @@ def _report_running(paths: KernelPaths, options: BootOptions,
     return 0
 
 
+def _same_kernsim_env() -> dict[str, str]:
+    """The environment for the kernel process, with this kernsim's directory
+    first on PYTHONPATH: it runs in ``/``, where ``-m kernsim.live`` would
+    otherwise import whichever kernsim is installed -- not the source tree a
+    client run from a checkout is using, so the kernel's half of insmod would
+    be another version's."""
+    env = dict(os.environ)
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = os.pathsep.join([here, *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])])
+    return env
+
+
 def _boot_detached(paths: KernelPaths, options: BootOptions, lock: int) -> int:
     r, w = os.pipe()
     argv = [sys.executable, "-m", "kernsim.live", "--name", paths.name, "--root", str(paths.root),
@@ -121,7 +133,7 @@ def _boot_detached(paths: KernelPaths, options: BootOptions, lock: int) -> int:
             open(os.devnull, "wb") as null_out:
         proc = subprocess.Popen(argv, stdin=null_in, stdout=null_out, stderr=err,
                                 pass_fds=(w, lock), start_new_session=True, cwd="/",
-                                close_fds=True)
+                                close_fds=True, env=_same_kernsim_env())
     os.close(w)
     ready = b""
     deadline = time.monotonic() + BOOT_TIMEOUT

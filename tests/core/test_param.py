@@ -12,6 +12,7 @@ import pytest
 from conftest import in_kernel
 
 from kernsim._core._errno import EACCES, EINVAL, ENOENT, ENOSPC, ERANGE
+from kernsim._core._current import cur
 from kernsim._core._param import (
     PARAM_TYPES,
     CStr,
@@ -152,6 +153,25 @@ def test_charp_takes_up_to_1024_bytes() -> None:
     assert lines[0] == "v: string parameter too long"
     # Cut at 1023 bytes with its level prefix (PRINTKRB_RECORD_MAX), as the kernel's is.
     assert lines[1].startswith("mod: `yyy") and len(lines[1]) == 1021
+
+
+def test_a_too_long_charp_is_too_large_not_invalid() -> None:
+    """kernel/params.c: param_set_charp's -ENOSPC (after its own "string
+    parameter too long") takes parse_args' ``case -ENOSPC``: "too large for
+    parameter", not the default case's "invalid for parameter".  On a real
+    kernel the record is cut before that text (see above); a longer record
+    shows it."""
+    kp, ns = param("charp", None)
+
+    def parse() -> tuple[int, bytes | None]:
+        cur.k.record_max = 4096
+        return parse_args("mod", b"v=" + b"y" * 1025, [kp])
+
+    (ret, _), k = in_kernel(parse, seconds=1)
+    k.flush_log()
+    lines = [r.text for r in k.log_records()[2:]]
+    assert ret == -ENOSPC
+    assert lines == ["v: string parameter too long", f"mod: `{'y' * 1025}' too large for parameter `v'"]
 
 
 def test_a_string_parameter_must_fit_its_buffer() -> None:
