@@ -17,6 +17,7 @@ import os
 import select
 import subprocess
 import sys
+import sysconfig
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -120,6 +121,9 @@ def _same_kernsim_env() -> dict[str, str]:
     be another version's."""
     env = dict(os.environ)
     here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    installed = {os.path.realpath(sysconfig.get_path(key)) for key in ("purelib", "platlib")}
+    if os.path.realpath(here) in installed:
+        return env  # an installed kernsim: the interpreter finds it, after the stdlib
     env["PYTHONPATH"] = os.pathsep.join([here, *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])])
     return env
 
