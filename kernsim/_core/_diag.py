@@ -478,6 +478,11 @@ class Diagnostics:
         self.print_call_trace(self.task_trace(p), KERN_INFO)
 
 
+#: How the watchdog stops Python module code on the main thread: a signal whose
+#: default action is to be ignored, so one that arrives late harms nothing.
+_INTERRUPT_SIGNAL: Final = signal.SIGURG
+
+
 class _StuckWatchdog:
     """A thread that stops module code which never returns to the kernel.
 
@@ -494,9 +499,18 @@ class _StuckWatchdog:
         self.thread_id = threading.get_ident()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Set by the watchdog thread for the signal handler, which raises.
+        self._stop_pending = False
+        self._previous_handler: Any = None
 
     def __enter__(self) -> _StuckWatchdog:
         if self.seconds and self.seconds > 0:
+            if (threading.current_thread() is threading.main_thread()
+                    and signal.getsignal(_INTERRUPT_SIGNAL) in (signal.SIG_DFL, None)):
+                # On the main thread a signal reaches module code even inside a
+                # blocking call (time.sleep(30), a read), which an asynchronous
+                # exception would only reach once the call returned.
+                self._previous_handler = signal.signal(_INTERRUPT_SIGNAL, self._interrupt)
             self._thread = threading.Thread(target=self._watch, name="kernsim-watchdog", daemon=True)
             self._thread.start()
         return self
@@ -505,6 +519,14 @@ class _StuckWatchdog:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        if self._previous_handler is not None:
+            signal.signal(_INTERRUPT_SIGNAL, self._previous_handler)
+            self._previous_handler = None
+
+    def _interrupt(self, signum: int, frame: object) -> None:
+        if self._stop_pending:
+            self._stop_pending = False
+            raise StuckInModuleCode
 
     def _watch(self) -> None:
         k = self.kernel
@@ -526,6 +548,9 @@ class _StuckWatchdog:
                     # C module code: a Python exception cannot reach it; the C
                     # runtime's handler leaves it through its guard instead.
                     signal.pthread_kill(thread.ident, stop)
+                elif thread is None and self._previous_handler is not None:
+                    self._stop_pending = True
+                    signal.pthread_kill(self.thread_id, _INTERRUPT_SIGNAL)
                 else:
                     tid = thread.ident if thread is not None else self.thread_id
                     ctypes.pythonapi.PyThreadState_SetAsyncExc(

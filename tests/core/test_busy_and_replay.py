@@ -185,3 +185,26 @@ def test_replay_decodes_sparse_and_round_trips() -> None:
     assert encode_decisions(d.to_list()) == "3,0:2,5:3"
     r = Replay(d)
     assert [r.choose(0, 4) for _ in range(13)] == [0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 3, 0, 0]
+
+
+def test_module_code_blocked_in_a_python_call_is_stopped_as_a_loop_is(run_source) -> None:
+    """time.sleep(30) in a kthread holds the kernel's only thread: the watchdog
+    stops it inside the call (a signal, not an exception the call would only
+    see once it returned), with the same soft-lockup report."""
+    start = time.monotonic()
+    run = run_source("""
+        import time
+        def fn(d):
+            pr_info("before\\n")
+            time.sleep(30)
+            pr_info("after\\n")
+            return 0
+        def i():
+            kthread_run(fn, None, "sleeper")
+            return 0
+        module_init(i)
+    """, seconds=30, stuck_wall_seconds=0.3)
+    assert time.monotonic() - start < 10
+    assert "watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [sleeper:101]" in run.texts
+    assert "after" not in run.texts
+    assert any("kernsim stopped it" in ln for ln in run.stderr)
