@@ -14,8 +14,15 @@ caller passes the timestamp of the previous printed record, which ``-d`` and
 ``-e`` need), and :class:`DmesgPrinter` keeps that state itself and also
 writes ``--json`` output, whose brackets span all records.
 
-What is not simulated: colours (``-L``; output is as to a pipe), the pager,
-and reading a file (``-F``: refused with a clear word).
+Colours (``-L``/``--color``) are the built-in default scheme of
+``sys-utils/dmesg.c`` (no ``terminal-colors.d`` files are read): the
+timestamp green, a subsystem prefix (the text before the first ``": "``)
+brown, the rest of an alert, crit, err or warn message (or one that says
+"segfault at") in its level's colour.  :func:`color_enabled` decides
+``auto`` as ``lib/colors.c`` does: only when stdout is a terminal.
+
+What is not simulated: the pager, and reading a file (``-F``: refused with a
+clear word).
 """
 
 from __future__ import annotations
@@ -30,7 +37,8 @@ from typing import Final
 from .procfs import KmsgRecord
 
 __all__ = ["DmesgOptions", "DmesgUsageError", "DmesgPrinter", "parse_dmesg_args",
-           "format_record", "usage_text", "VERSION_TEXT", "LEVEL_NAMES", "FACILITY_NAMES"]
+           "format_record", "color_enabled", "COLORS", "usage_text", "VERSION_TEXT", "LEVEL_NAMES",
+           "FACILITY_NAMES"]
 
 #: What ``dmesg -V`` prints.
 VERSION_TEXT: Final = "dmesg from util-linux 2.38.1"
@@ -122,7 +130,9 @@ class DmesgOptions:
     follow_new: bool = False         # -W (also sets follow)
     syslog: bool = False             # -S: syslog(2) buffer, one prefix per line
     nopager: bool = False            # -P
-    color: str | None = None         # -L: auto/always/never (never drawn)
+    color: str | None = None         # -L: auto/always/never (None: not given)
+    #: Whether to colour: :func:`color_enabled` of ``color`` and the output.
+    colorize: bool = False
     buffer_size: int | None = None   # -s
     help: bool = False               # -h: print usage_text(), exit 0
     version: bool = False            # -V: print VERSION_TEXT, exit 0
@@ -612,17 +622,99 @@ def format_record(rec: KmsgRecord, opts: DmesgOptions, *, boot_wall_ns: int,
     return _format_one(rec, opts, boot_wall_ns, prev_ts_ns)
 
 
+# -- colours: util-linux's include/colors.h sequences, dmesg.c's default scheme --
+
+_RESET: Final = "\033[0m"          # UL_COLOR_RESET, what color_disable() writes
+_BOLD: Final = "\033[1m"
+_HALFBRIGHT: Final = "\033[2m"
+_REVERSE: Final = "\033[7m"
+_RED: Final = "\033[31m"
+_GREEN: Final = "\033[32m"
+_BROWN: Final = "\033[33m"
+#: ``colors[]`` of sys-utils/dmesg.c: the scheme's name -> its default sequence.
+COLORS: Final = {
+    "subsys": _BROWN,
+    "time": _GREEN,
+    "timebreak": _GREEN + _BOLD,
+    "alert": _REVERSE + _RED,
+    "crit": _BOLD + _RED,
+    "err": _RED,
+    "warn": _BOLD,
+    "segfault": _HALFBRIGHT + _RED,
+}
+#: ``set_level_color()``: the levels that have a colour (emerg, notice, info
+#: and debug have none).
+_LEVEL_COLORS: Final = {1: "alert", 2: "crit", 3: "err", 4: "warn"}
+
+
+def color_enabled(mode: str | None, isatty: bool, term: str | None) -> bool:
+    """``colors_init()`` (lib/colors.c) with no terminal-colors.d files:
+    ``never`` and ``always`` are what they say; ``auto`` -- and no ``--color``
+    at all, as Debian builds util-linux with colours enabled by default --
+    colours only when stdout is a terminal that can show them (TERM set and
+    not ``dumb``: what terminfo's color count tells the real one)."""
+    if mode == "never":
+        return False
+    if mode == "always":
+        return True
+    return isatty and bool(term) and term != "dumb"
+
+
+def _subsys_delimiter(line: str) -> int:
+    """``get_subsys_delimiter()`` (2.38): the index of the first ``':'``
+    followed by a blank, or -1."""
+    i = line.find(":")
+    while 0 <= i < len(line) - 1:
+        if line[i + 1] in " \t":
+            return i
+        i = line.find(":", i + 1)
+    return -1
+
+
+def _colored_text(line: str, level: int, indent: int, noescape: bool) -> str:
+    """print_record()'s message part with ``ctl->color``: the subsystem
+    prefix in its colour, then the rest in the level's."""
+    out = []
+    d = _subsys_delimiter(line)
+    if d >= 0:
+        out.append(COLORS["subsys"] + _safe(line[:d], indent, noescape) + _RESET)
+        line = line[d:]
+    name = _LEVEL_COLORS.get(level)
+    if name is None and "segfault at" in line:
+        name = "segfault"
+    if name is None:
+        out.append(_safe(line, indent, noescape))
+    else:
+        out.append(COLORS[name] + _safe(line, indent, noescape) + _RESET)
+    return "".join(out)
+
+
 def _format_one(rec: KmsgRecord, opts: DmesgOptions, boot_wall_ns: int,
                 prev_ts_ns: int | None) -> str:
     fp, ts = _prefixes(rec, opts, boot_wall_ns, prev_ts_ns)
     indent = len(fp) + len(ts)
+    if opts.colorize:
+        def text(line: str) -> str:
+            return _colored_text(line, rec.level, indent, opts.noescape)
+
+        timebreak = opts.time_format == "reltime" and ts[1:].lstrip()[:1] not in ("+", "-")
+        on = COLORS["timebreak" if timebreak else "time"]
+
+        def stamp(t: str) -> str:
+            return on + t + _RESET if t else ""
+    else:
+        def text(line: str) -> str:
+            return _safe(line, indent, opts.noescape)
+
+        def stamp(t: str) -> str:
+            return t
     if not opts.force_prefix:
-        return fp + ts + _safe(rec.text, indent, opts.noescape)
+        return fp + stamp(ts) + text(rec.text)
     lines = [line for line in rec.text.split("\n") if line]  # strtok() skips empty ones
     if not lines:
-        return fp + ts
+        return fp + stamp(ts)
     again = "[  +0.000000] " if opts.time_format == "reltime" else ts
-    return "\n".join((fp + (ts if k == 0 else again) + _safe(line, indent, opts.noescape))
+    return "\n".join((fp + stamp(ts if k == 0 else again) + text(line))
                      for k, line in enumerate(lines))
 
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from kernsim.dmesg import (DmesgOptions, DmesgPrinter, DmesgUsageError, format_record,
-                           parse_dmesg_args)
+from kernsim.dmesg import (DmesgOptions, DmesgPrinter, DmesgUsageError, color_enabled,
+                           format_record, parse_dmesg_args)
 from kernsim.procfs import KmsgRecord
 
 #: 2024-03-05 10:11:00 UTC: the wall clock at boot.
@@ -210,3 +210,62 @@ def test_file_option_names_a_missing_file_as_dmesg_does_and_refuses_a_real_one_c
     assert str(real.value) == (f"dmesg: cannot open {saved}: kernsim's dmesg reads only the "
                                f"simulated kernel's log (-F is not simulated); a log kernsim saved "
                                f"is text: cat {saved}")
+
+
+# -- colours ------------------------------------------------------------------
+
+def colored(*argv: str, records: list[KmsgRecord] = RECORDS) -> str:
+    opts = parse_dmesg_args(list(argv))
+    opts.colorize = color_enabled(opts.color, isatty=False, term="xterm")
+    printer = DmesgPrinter(opts, boot_wall_ns=BOOT_WALL_NS)
+    return "".join(printer.feed(r) for r in records) + printer.finish()
+
+
+def test_color_always_uses_dmesgs_default_scheme() -> None:
+    """sys-utils/dmesg.c print_record(): the timestamp in "time" (UL_COLOR_GREEN),
+    the subsystem prefix up to its ':' in "subsys" (UL_COLOR_BROWN), the rest in
+    the level's colour (err: red, warn: bold; info: none); color_disable() writes
+    UL_COLOR_RESET after each."""
+    G, BROWN, RED, BOLD, R = "\033[32m", "\033[33m", "\033[31m", "\033[1m", "\033[0m"
+    assert colored("--color=always") == (
+        f"{G}[    0.000000] {R}Linux version 6.1.0-18-amd64\n"
+        f"{G}[    1.234567] {R}{BROWN}hello{R}{RED}: init failed\n"
+        "               second line\n"
+        f"               third line{R}\n"
+        f"{G}[   12.345678] {R}{BROWN}wait_event{R}{BOLD}: timed out{R}\n"
+        f"{G}[   12.500000] {R}{BROWN}systemd[1]{R}: started\n"
+        f"{G}[123456.789012] {R}late\n")
+
+
+@pytest.mark.parametrize(("level", "seq"), [(0, ""), (1, "\033[7m\033[31m"), (2, "\033[1m\033[31m"),
+                                            (3, "\033[31m"), (4, "\033[1m"), (5, ""), (6, ""), (7, "")])
+def test_level_colors(level: int, seq: str) -> None:
+    """set_level_color(): alert, crit, err and warn only (not emerg)."""
+    out = colored("-Lalways", "-t", records=[KmsgRecord(0, 0, level, KERN, "no prefix")])
+    assert out == (f"{seq}no prefix\033[0m\n" if seq else "no prefix\n")
+
+
+def test_segfault_messages_are_half_bright_red_at_any_level() -> None:
+    rec = KmsgRecord(0, 0, INFO, USER, "a.out[42]: segfault at 0 ip 0 sp 0 error 4")
+    assert colored("-t", "--color=always", records=[rec]) == (
+        "\033[33ma.out[42]\033[0m\033[2m\033[31m: segfault at 0 ip 0 sp 0 error 4\033[0m\n")
+
+
+def test_color_auto_only_on_a_terminal_and_never_means_never() -> None:
+    """lib/colors.c colors_init(): auto (and no --color: "colors are enabled by
+    default") is isatty(STDOUT_FILENO) on a terminal that has colours."""
+    assert color_enabled("always", isatty=False, term=None)
+    assert not color_enabled("never", isatty=True, term="xterm")
+    assert color_enabled("auto", isatty=True, term="xterm")
+    assert color_enabled(None, isatty=True, term="xterm-256color")
+    assert not color_enabled("auto", isatty=False, term="xterm")
+    assert not color_enabled(None, isatty=True, term="dumb")
+    assert colored("--color=never") == dmesg()
+    assert colored("-L") == dmesg()  # auto, and this output is no terminal
+
+
+def test_reltime_colors_a_new_minute_as_timebreak() -> None:
+    out = colored("-e", "-Lalways")
+    first, second = out.splitlines()[0], out.splitlines()[1]
+    assert first.startswith("\033[32m\033[1m[Mar 5 10:11] \033[0m")
+    assert second.startswith("\033[32m[  +0.000000] \033[0m")  # (no earlier time: delta 0)

@@ -536,3 +536,52 @@ def test_os_exit_in_module_code_is_an_oops_not_the_end_of_kernsim_run(tmp_path: 
     assert p.returncode == 1, (p.stdout, p.stderr)
     assert "os._exit() called from module code: it would end the whole kernel" in p.stdout
     assert re.search(r"kernel BUG at .*osexit\.py:5!", p.stdout), p.stdout
+
+
+# -- task->flags, as ps's F column shows them -------------------------------------------
+
+FLAGS_SRC = """
+MODULE_LICENSE("GPL")
+from kernsim._core._current import cur
+from kernsim.procfs import task_stats
+
+def show(when):
+    for t in task_stats(cur.k):
+        pr_info("%s %d %s %x F=%o\\n", when, t.pid, t.comm, t.flags, (t.flags >> 6) & 7)
+
+def fn(data):
+    while not kthread_should_stop():
+        msleep(10)
+    return 0
+
+def my_init():
+    global th
+    th = kthread_run(fn, None, "flagged")
+    msleep(1)
+    show("init")
+    return 0
+
+def my_exit():
+    show("exit")
+    kthread_stop(th)
+module_init(my_init)
+module_exit(my_exit)
+"""
+
+
+def test_task_flags_are_the_kernels_and_ps_shows_F_1_for_kthreads_4_for_root_tools(
+        run_source: Callable[..., Run]) -> None:
+    """include/linux/sched.h PF_*; copy_process() sets PF_FORKNOEXEC (0x40) on
+    every new task and kthreadd PF_NOFREEZE on itself, which its children
+    inherit with PF_KTHREAD: 0x208040, procps's pr_flag() ``(flags >> 6) & 7``
+    = 1.  An exec'd program drops PF_FORKNOEXEC and gets PF_RANDOMIZE
+    (0x400000); capable() that succeeds sets PF_SUPERPRIV (0x100): init, and
+    root's insmod/rmmod after init_module/delete_module's capable(CAP_SYS_MODULE)."""
+    run = run_source(FLAGS_SRC, seconds=1)
+    rows = {tuple(t.split()[:3]): t.split()[3:] for t in run.texts if t.startswith(("init ", "exit "))}
+    assert rows[("init", "1", "init")] == ["400100", "F=4"]
+    assert rows[("init", "2", "kthreadd")] == ["208040", "F=1"]
+    flagged = next(v for k, v in rows.items() if k[0] == "init" and k[2] == "flagged")
+    assert flagged == ["208040", "F=1"]
+    assert next(v for k, v in rows.items() if k[0] == "init" and k[2] == "insmod") == ["400100", "F=4"]
+    assert next(v for k, v in rows.items() if k[0] == "exit" and k[2] == "rmmod") == ["400100", "F=4"]

@@ -31,7 +31,7 @@ from ._kasan import Kasan
 from ._kmemleak import Kmemleak
 from ._slab import SlabAllocator
 from ._states import TASK_INTERRUPTIBLE
-from ._task import PF_EXITING, Task
+from ._task import PF_EXITING, PF_SUPERPRIV, Task
 from ._time import initial_jiffies
 
 #: The first pid after boot's own tasks.
@@ -123,6 +123,8 @@ class Kernel(Kthreads, ModuleLoader, SlabAllocator, Kasan, Kmemleak, Diagnostics
         init = self.spawn("init", _never_runs, user=True, state=TASK_INTERRUPTIBLE)
         init.full_name = "/sbin/init"
         init.cmdline = ["/sbin/init"]
+        # A real init has long used root's capabilities (mounting, for one).
+        init.flags |= PF_SUPERPRIV
         self.init_task = init
         kthreadd = self.start_kthreadd()
         kthreadd.parent = None

@@ -31,6 +31,7 @@ from ._export import export, export_value, ksym
 from ._param import parse_module_args
 from ._printk import KERN_NOTICE, KERN_WARNING
 from ._sched import TaskKill, from_outside
+from ._task import PF_SUPERPRIV
 
 MODULE_STATE_LIVE: Final = 0
 MODULE_STATE_COMING: Final = 1
@@ -249,6 +250,7 @@ class ModuleLoader:
         after the load has been undone (-ENOEXEC for the caller).
         """
         k: Any = self
+        may_init_module(k)
         if image.name in self.modules:
             return -EEXIST
         self._module_base += 0x5000
@@ -365,7 +367,18 @@ def do_one_initcall(fn: Callable[[], Any]) -> int:
     return ret
 
 
+def may_init_module(k: Any) -> None:
+    """``capable(CAP_SYS_MODULE)``, the first check of init_module(2) and
+    delete_module(2) (kernel/module/main.c).  Every kernsim caller is root, so
+    it succeeds, and ns_capable_common() (kernel/capability.c) marks the
+    caller as having used superuser privileges: PF_SUPERPRIV, ps's F 4."""
+    task = k.current
+    if task is not None:
+        task.flags |= PF_SUPERPRIV
+
+
 def delete_module(k: Any, name: str, flags: int) -> int:
+    may_init_module(k)
     mod = k.modules.get(name)
     if mod is None:
         return -ENOENT

@@ -40,10 +40,22 @@ TASK_COMM_LEN: Final = 16
 #: /proc/PID/comm shows at most this many characters of a kthread's full name.
 KTHREAD_FULL_NAME_MAX: Final = 63
 
-# task->flags (include/linux/sched.h)
+# task->flags (include/linux/sched.h); ps's F column is (flags >> 6) & 7:
+# PF_FORKNOEXEC (1) and PF_SUPERPRIV (4).
 PF_EXITING: Final = 0x00000004
-PF_KTHREAD: Final = 0x00200000
+PF_FORKNOEXEC: Final = 0x00000040
+PF_SUPERPRIV: Final = 0x00000100
 PF_NOFREEZE: Final = 0x00008000
+PF_KTHREAD: Final = 0x00200000
+PF_RANDOMIZE: Final = 0x00400000
+#: A kthread: copy_process() sets PF_FORKNOEXEC on every new task, and it
+#: never execs; kthreadd sets PF_NOFREEZE on itself and its children inherit
+#: it (only set_freezable() clears it) with PF_KTHREAD.  ps: F 1.
+KTHREAD_FLAGS: Final = PF_KTHREAD | PF_NOFREEZE | PF_FORKNOEXEC
+#: A user program after exec: begin_new_exec() clears PF_FORKNOEXEC and
+#: load_elf_binary() sets PF_RANDOMIZE (randomize_va_space is 2).  ps: F 0,
+#: until a capable() check succeeds (PF_SUPERPRIV, F 4: ``_module.may_init_module``).
+EXECED_FLAGS: Final = PF_RANDOMIZE
 
 # thread_info flags as x86-64 numbers them (arch/x86/include/asm/thread_info.h);
 # the hung-task report prints them ("flags:0x00004000").
@@ -260,7 +272,7 @@ class Task:
         self.exit_state = 0
         #: On the run queue (or running): a woken task is on_rq before it runs.
         self.on_rq = False
-        self.flags = 0 if user else PF_KTHREAD
+        self.flags = EXECED_FLAGS if user else KTHREAD_FLAGS
         self.tif = TIF_NEED_FPU_LOAD | (TIF_NOTIFY_RESUME if user else 0)
         self.parent: Task | None = None
         self.kthread: KthreadInfo | None = None

@@ -532,8 +532,8 @@ static int kernsim_pack(const char *fmt, va_list ap, struct kernsim_arg *args)
 		for (;;) {
 			if (*p == 'h') { lng--; p++; }
 			else if (*p == 'l') { lng++; p++; }
-			else if (*p == 'L' || *p == 'q' || *p == 'j') { lng = 2; p++; }
-			else if (*p == 'z' || *p == 'Z' || *p == 't') { size_t_len = true; p++; }
+			else if (*p == 'L') { lng = 2; p++; }
+			else if (*p == 'z' || *p == 't') { size_t_len = true; p++; }
 			else break;
 		}
 		if (!*p || n >= KERNSIM_MAX_ARGS)
@@ -561,10 +561,8 @@ static int kernsim_pack(const char *fmt, va_list ap, struct kernsim_arg *args)
 			args[n].kind = KERNSIM_ARG_PTR;
 			args[n++].p = va_arg(ap, const void *);
 			break;
-		case 'n':	/* the kernel ignores %n, but it takes its argument */
-			(void)va_arg(ap, void *);
-			break;
-		default:	/* an unknown conversion: vsnprintf stops there */
+		default:	/* %n or another unknown conversion (or qualifier, as 'j'):
+				 * format_decode() calls it invalid and vsnprintf stops there */
 			return n;
 		}
 		p++;

@@ -120,7 +120,8 @@ def ps_main(paths: KernelPaths, argv: list[str]) -> int:
 
 
 def dmesg_main(paths: KernelPaths, argv: list[str]) -> int:
-    from ..dmesg import VERSION_TEXT, DmesgPrinter, DmesgUsageError, parse_dmesg_args, usage_text
+    from ..dmesg import (VERSION_TEXT, DmesgPrinter, DmesgUsageError, color_enabled, parse_dmesg_args,
+                         usage_text)
 
     try:
         opts = parse_dmesg_args(argv)
@@ -143,6 +144,7 @@ def dmesg_main(paths: KernelPaths, argv: list[str]) -> int:
         return 0
     if opts.clear:  # -C: clear, print nothing
         return request(paths, "clear")
+    opts.colorize = color_enabled(opts.color, sys.stdout.isatty(), os.environ.get("TERM"))
     printer: list[DmesgPrinter] = []
     follow = bool(opts.follow or opts.follow_new)
 

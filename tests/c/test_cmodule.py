@@ -288,6 +288,29 @@ def test_bug_on_warn_on_in_c_are_the_kernels_reports(tmp_path: Path) -> None:
     assert any(t.startswith("CPU: 0 PID: 101 Comm: checker Tainted: G        W  OE ") for t in texts)
 
 
+def test_an_unsupported_conversion_in_c_stops_the_message_with_a_warning(tmp_path: Path) -> None:
+    """lib/vsprintf.c: %n is "any other invalid or unsupported format specifier":
+    WARN_ONCE from format_decode() called by printk, and the text before it."""
+    ko = build(tmp_path, """
+        static int count;
+        static int __init c_init(void)
+        {
+            pr_info("a=%d %n b=%d\\n", 1, &count, 2);
+            pr_info("n=%d\\n", 3);
+            return 0;
+        }
+        static void __exit c_exit(void) { }
+        module_init(c_init); module_exit(c_exit);
+    """)
+    texts = run_file(ko, seconds=1).texts
+    assert "Please remove unsupported %n in format string" in texts
+    warn = next(t for t in texts if t.startswith("WARNING: CPU: 0 PID: "))
+    assert " at lib/vsprintf.c:" in warn and " format_decode+0x" in warn
+    trace = [t.strip() for t in texts[texts.index("Call Trace:") + 2:]]
+    assert trace[3].startswith("_printk+") and trace[4].startswith("c_init+") and trace[4].endswith("[cmod]")
+    assert texts[texts.index("a=1 ") + 1] == "n=3"
+
+
 def test_panic_in_c_stops_the_kernel(tmp_path: Path) -> None:
     ko = build(tmp_path, """
         static int __init c_init(void) { panic("bad %d", 42); return 0; }

@@ -279,6 +279,54 @@ def test_integers_are_reduced_to_the_c_type_width(fmt: str, value: int, out: str
     assert format_printf(fmt, (value,)) == out
 
 
+@pytest.mark.parametrize(("fmt", "args", "out"), [
+    ("a %n b %d", (1, 2), "a "),               # %n: "treat it as any other invalid ... specifier"
+    ("x=%5.2f y=%d", (1.5, 2), "x="),          # no floating point in the kernel
+    ("%d %Lf", (1, 2.0), "1 "),                # 'L' is a qualifier (of %Ld), 'f' the bad conversion
+    ("%d %jd", (1, 2), "1 "),                  # 'j', 'q', 'Z' are not qualifiers in 6.x
+    ("%qd", (1,), ""),
+    ("%zd %Zd", (1, 2), "1 "),
+    ("%%y %y %d", (1,), "%y "),
+    ("50%", (), "50"),                         # a lone '%' at the end: "%\0"
+])
+def test_format_printf_stops_at_an_unsupported_conversion(fmt: str, args: tuple, out: str) -> None:
+    """lib/vsprintf.c format_decode(): 'n' and any unknown conversion are
+    FORMAT_TYPE_INVALID, and vsnprintf() ``goto out``: the text before it is all."""
+    assert format_printf(fmt, args) == out
+
+
+@pytest.mark.parametrize(("fmt", "out"), [("%Ld", "-1"), ("%zu", "18446744073709551615"),
+                                          ("%td", "-1"), ("%zd", "-1")])
+def test_the_kernels_qualifiers_still_format(fmt: str, out: str) -> None:
+    assert format_printf(fmt, (-1,)) == out
+
+
+def test_an_unsupported_conversion_is_warned_once_and_ends_the_message() -> None:
+    """WARN_ONCE(1, "Please remove unsupported %%%c in format string\n", *fmt) in
+    format_decode(), as the kernel reports it (lib/vsprintf.c, format_decode+,
+    called by vsnprintf() from printk), before the truncated message is stored."""
+    def fn() -> int:
+        pr_info("a=%d %n b=%d\n", 1, 2, 3)
+        pr_info("c %5.2f\n", 2.5)
+        pr_info("done\n")
+        return 0
+
+    _, records = logged(fn)
+    texts = [r.text for r in records]
+    assert texts.count("Please remove unsupported %n in format string") == 1
+    assert not any("%f" in t for t in texts)            # WARN_ONCE: the second one is quiet
+    warn = next(t for t in texts if t.startswith("WARNING: CPU: "))
+    assert re.fullmatch(r"WARNING: CPU: 0 PID: \d+ at lib/vsprintf\.c:\d+ format_decode\+0x[0-9a-f]+/0x[0-9a-f]+",
+                        warn), warn
+    trace = texts[texts.index("Call Trace:"):]
+    frames = [t.strip().split("+")[0] for t in trace[2:6]]
+    assert frames == ["vsnprintf", "vprintk_store", "vprintk_emit", "_printk"]
+    # The messages stop at the bad conversion, newline and all (each is left
+    # open until the next printk, which is no KERN_CONT, finalizes it).
+    assert texts[-3:] == ["a=1 ", "c ", "done"]
+    assert texts.index("Please remove unsupported %n in format string") < texts.index("a=1 ")
+
+
 def test_hashed_pointer_is_16_hex_digits_and_stable_per_object() -> None:
     a, b = object(), object()
     pa = format_printf("%p", (a,))

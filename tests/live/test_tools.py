@@ -58,6 +58,16 @@ def test_dmesg_read_clear_and_clear(live: Live) -> None:
     live.ok("halt")
 
 
+def test_dmesg_color_always_colours_the_live_log_and_a_pipe_gets_none(live: Live) -> None:
+    """util-linux dmesg: --color=always colours even into a pipe; the default
+    (auto) does not, as the tools' output here is a pipe."""
+    live.ok("boot", "--virtual")
+    assert live.ok("dmesg", "--color=always").startswith(
+        "\033[32m[    0.000000] \033[0mLinux version ")
+    assert "\033[" not in live.ok("dmesg")
+    live.ok("halt")
+
+
 def test_rmmod_force_removes_a_module_without_exit(live: Live, tmp_path: Path) -> None:
     """delete_module() with O_TRUNC (kmod's rmmod -f) and CONFIG_MODULE_FORCE_UNLOAD=y
     (Debian 6.1's config): try_force_unload() in kernel/module/main.c lets a module
