@@ -50,7 +50,7 @@ static PyObject *(*greenlet_switch)(PyObject *, PyObject *, PyObject *);        
 static Py_ssize_t cur_k;
 static Py_ssize_t K_now, K_cost, K_due, K_current, K_rq, K_eager;
 static Py_ssize_t K_base_cost, K_slice_ns, K_next_event, K_horizon, K_clock_virtual, K_stop_reason;
-static Py_ssize_t K_lockup_thresh_ns;
+static Py_ssize_t K_lockup_thresh_ns, K_next_tick;
 static Py_ssize_t K_hz, K_initial_jiffies, K_in_softirq, K_wheel_depth, K_heap, K_timer_seq;
 static Py_ssize_t T_sleep_timer;
 static Py_ssize_t TM_expires, TM_when, TM_seq, TM_pending;
@@ -70,13 +70,12 @@ static PyObject *py_should_stop;     /* kthread_should_stop (no points) */
 static Py_ssize_t T_kthread, KT_flags, TM_function, TM_data;
 static Py_ssize_t T_state, T_tif, T_blocked_on, T_on_rq, T_preempt_count;
 static Py_ssize_t T_nvcsw, T_spin_start, T_slice_end, T_lockup_report_at, T_context, T_doomed, T_sleep_site;
-static Py_ssize_t T_cpu_ns, T_exec_start;
 static Py_ssize_t G_glet;
 static Py_ssize_t E_flags, E_private, E_func, E_next, E_prev, E_name, E_owner;
 static Py_ssize_t H_head, LH_next, LH_prev;
 
 static PyObject *s_point_slow, *s_try_to_wake_up, *s_append, *s_popleft, *s_appendleft, *s_switch;
-static PyObject *s_resume_doomed;
+static PyObject *s_resume_doomed, *s_account_ticks;
 static PyObject *s_next, *s_prev, *s_flags, *s_private, *s_func, *s_head;
 
 #define WQ_FLAG_EXCLUSIVE 0x01
@@ -174,12 +173,48 @@ is_node(PyObject *n)
 
 /* ---- the kernel's clock: scheduling points ---------------------------------- */
 
+/* An exact int of one or two digits (|v| < 2^60: every time, cost and count
+ * the hot path reads), read from its digits: PyLong_AsLong's call and
+ * overflow loop were a tenth of a wake-up.  CPython 3.11's layout; other
+ * versions, and anything else, take PyLong_AsLong. */
+static inline int
+small_int(PyObject *v, long long *out)
+{
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000 && PYLONG_BITS_IN_DIGIT == 30
+    if (PyLong_CheckExact(v)) {
+        const digit *d = ((PyLongObject *)v)->ob_digit;
+        switch (Py_SIZE(v)) {
+        case 0: *out = 0; return 1;
+        case 1: *out = (long long)d[0]; return 1;
+        case -1: *out = -(long long)d[0]; return 1;
+        case 2: *out = (long long)d[0] | ((long long)d[1] << PyLong_SHIFT); return 1;
+        case -2: *out = -((long long)d[0] | ((long long)d[1] << PyLong_SHIFT)); return 1;
+        }
+    }
+#else
+    (void)v; (void)out;
+#endif
+    return 0;
+}
+
+/* PyLong_AsLong, with small_int's shortcut: same result, same errors. */
+static inline long
+fast_long(PyObject *v)
+{
+    long long x;
+    if (small_int(v, &x))
+        return (long)x;
+    return PyLong_AsLong(v);
+}
+
 static inline int
 as_ll(PyObject *v, long long *out)
 {
     long long x;
     if (v == NULL)
         return -1;
+    if (small_int(v, out))
+        return 0;
     x = PyLong_AsLong(v);  /* 64 bits here; faster than PyLong_AsLongLong */
     if (x == -1 && PyErr_Occurred())
         return -1;
@@ -302,14 +337,14 @@ ttwu(PyObject *k, PyObject *p, long mask)
         PyObject *r = PyObject_CallMethod(k, "try_to_wake_up", "Ol", p, mask);
         if (r == NULL)
             return -1;
-        state = PyLong_AsLong(r);
+        state = fast_long(r);
         Py_DECREF(r);
         return state;
     }
     v = slot_get(p, T_state, "state");
     if (v == NULL)
         return -1;
-    state = PyLong_AsLong(v);
+    state = fast_long(v);
     if (state == -1 && PyErr_Occurred())
         return -1;
     if (!(state & mask))
@@ -351,7 +386,7 @@ prepare_slow(PyObject *wq_head, PyObject *entry, PyObject *state_obj)
     long v;
     if (r == NULL)
         return -1;  /* callers check PyErr_Occurred() */
-    v = PyLong_AsLong(r);
+    v = fast_long(r);
     Py_DECREF(r);
     return v;
 }
@@ -383,7 +418,7 @@ prepare(PyObject *k, PyObject *wq_head, PyObject *entry, long state, PyObject *s
     if (!Py_IS_TYPE(task, TaskType) || !Py_IS_TYPE(wq_head, HeadType))
         return *slow = 1, prepare_slow(wq_head, entry, state_obj);
     v = slot_get(task, T_tif, "tif");
-    if (v == NULL || ((tif = PyLong_AsLong(v)) == -1 && PyErr_Occurred()))
+    if (v == NULL || ((tif = fast_long(v)) == -1 && PyErr_Occurred()))
         return -1;
     if (tif & SIGNAL_TIFS)
         return *slow = 1, prepare_slow(wq_head, entry, state_obj);  /* maybe -ERESTARTSYS */
@@ -398,7 +433,7 @@ prepare(PyObject *k, PyObject *wq_head, PyObject *entry, long state, PyObject *s
             return -1;
         Py_INCREF(head);
         v = slot_get(entry, E_flags, "flags");
-        if (v == NULL || ((flags = PyLong_AsLong(v)) == -1 && PyErr_Occurred()))
+        if (v == NULL || ((flags = fast_long(v)) == -1 && PyErr_Occurred()))
             goto out;
         if (flags & WQ_FLAG_EXCLUSIVE) {
             /* __add_wait_queue_entry_tail() */
@@ -429,7 +464,7 @@ prepare(PyObject *k, PyObject *wq_head, PyObject *entry, long state, PyObject *s
                     return *slow = 1, prepare_slow(wq_head, entry, state_obj);
                 }
                 v = slot_get(first, E_flags, "flags");
-                if (v == NULL || ((fflags = PyLong_AsLong(v)) == -1 && PyErr_Occurred()))
+                if (v == NULL || ((fflags = fast_long(v)) == -1 && PyErr_Occurred()))
                     goto out;
                 if ((fflags & WQ_FLAG_PRIORITY) || SLOT(first, E_owner) != Py_None) {
                     Py_DECREF(first);
@@ -550,22 +585,30 @@ add_num(long long a, PyObject *b)
     return PyLong_FromLongLong(a + y);
 }
 
-/* *task* leaves the CPU: ``cpu_ns += now - exec_start``. */
+/* The CPU changes hands at *now*: if a tick has come since the last look,
+ * Scheduler.account_ticks(task) charges the ticks to *task* (Py_None: idle).
+ * Most switches pay the comparison only. */
 static int
-charge_cpu(PyObject *k, PyObject *task)
+account_ticks(PyObject *k, PyObject *task, long long now)
 {
-    long long now, start, used;
+    long long next_tick;
+    PyObject *r;
 
-    if (as_ll(slot_get(k, K_now, "now"), &now) < 0 ||
-        as_ll(slot_get(task, T_exec_start, "exec_start"), &start) < 0 ||
-        as_ll(slot_get(task, T_cpu_ns, "cpu_ns"), &used) < 0)
+    if (as_ll(slot_get(k, K_next_tick, "next_tick"), &next_tick) < 0)
         return -1;
-    return slot_steal(task, T_cpu_ns, PyLong_FromLongLong(used + (now - start)));
+    if (now < next_tick)
+        return 0;
+    r = PyObject_CallMethodOneArg(k, s_account_ticks, task);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
 }
 
-/* Scheduler._enter(task): make *task* current and set ``due``. */
+/* Scheduler._enter(task): make *task* current and set ``due``; *prev* (the
+ * task that just left the CPU) is charged the ticks it had. */
 static __attribute__((noinline)) int
-enter(PyObject *k, PyObject *task)
+enter(PyObject *k, PyObject *task, PyObject *prev)
 {
     PyObject *cost, *base, *spin, *v, *due_obj, *horizon;
     long long now, slice_ns;
@@ -586,7 +629,7 @@ enter(PyObject *k, PyObject *task)
     if (as_ll(slot_get(k, K_now, "now"), &now) < 0 ||
         as_ll(slot_get(k, K_slice_ns, "slice_ns"), &slice_ns) < 0)
         return -1;
-    if (slot_steal(task, T_exec_start, PyLong_FromLongLong(now)) < 0 ||
+    if (account_ticks(k, prev, now) < 0 ||
         slot_steal(task, T_slice_end, PyLong_FromLongLong(now + slice_ns)) < 0)
         return -1;
     spin = slot_get(task, T_spin_start, "spin_start");
@@ -701,12 +744,12 @@ sched_block(PyObject *k, PyObject *site, PyObject *slow_site)
     if (PyObject_IsTrue(v))
         goto slow;  /* it holds a spinlock: the Python schedule() reports it */
     v = slot_get(prev, T_state, "state");
-    if (v == NULL || ((state = PyLong_AsLong(v)) == -1 && PyErr_Occurred()))
+    if (v == NULL || ((state = fast_long(v)) == -1 && PyErr_Occurred()))
         return -1;
     if (state == 0)
         return 0;  /* TASK_RUNNING: schedule() returns at once */
     v = slot_get(prev, T_tif, "tif");
-    if (v == NULL || ((tif = PyLong_AsLong(v)) == -1 && PyErr_Occurred()))
+    if (v == NULL || ((tif = fast_long(v)) == -1 && PyErr_Occurred()))
         return -1;
     if (tif & SIGNAL_TIFS)
         goto slow;
@@ -744,11 +787,10 @@ sched_block(PyObject *k, PyObject *site, PyObject *slow_site)
     Py_INCREF(prev);
     slot_set(prev, T_on_rq, Py_False);
     if (as_ll(slot_get(prev, T_nvcsw, "nvcsw"), &nvcsw) < 0 ||
-        slot_steal(prev, T_nvcsw, PyLong_FromLongLong(nvcsw + 1)) < 0 ||
-        charge_cpu(k, prev) < 0)
+        slot_steal(prev, T_nvcsw, PyLong_FromLongLong(nvcsw + 1)) < 0)
         goto error;
     slot_set(prev, T_spin_start, Py_None);
-    if (enter(k, nxt) < 0)
+    if (enter(k, nxt, prev) < 0)
         goto error;
     glet = slot_get(nctx, G_glet, "glet");
     if (glet == NULL)
@@ -846,7 +888,7 @@ wait_event_core(PyObject *wq_head, PyObject *condition, PyObject *state_obj, PyO
     long state, interruptible, ret_int = 0;
     int exclusive, truth;
 
-    state = PyLong_AsLong(state_obj);
+    state = fast_long(state_obj);
     if (state == -1 && PyErr_Occurred())
         return NULL;
     exclusive = PyObject_IsTrue(excl_obj);
@@ -973,12 +1015,12 @@ field_long(PyObject *o, Py_ssize_t off, PyObject *name)
             PyErr_SetObject(PyExc_AttributeError, name);
             return -1;
         }
-        return PyLong_AsLong(v);
+        return fast_long(v);
     }
     v = PyObject_GetAttr(o, name);
     if (v == NULL)
         return -1;
-    x = PyLong_AsLong(v);
+    x = fast_long(v);
     Py_DECREF(v);
     return x;
 }
@@ -1068,7 +1110,7 @@ wake_walk(PyObject *k, PyObject *wq_head, long mode, long nr_exclusive, PyObject
             Py_DECREF(z);
             if (r == NULL)
                 goto error;
-            ret = PyLong_AsLong(r);
+            ret = fast_long(r);
             Py_DECREF(r);
             if (ret == -1 && PyErr_Occurred())
                 goto error;
@@ -1129,10 +1171,10 @@ wake_up(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     }
     wq_head = args[3];
     key = args[2];
-    mode = PyLong_AsLong(args[0]);
+    mode = fast_long(args[0]);
     if (mode == -1 && PyErr_Occurred())
         return NULL;
-    nr = PyLong_AsLong(args[1]);
+    nr = fast_long(args[1]);
     if (nr == -1 && PyErr_Occurred())
         return NULL;
     k = running_kernel();
@@ -1157,7 +1199,7 @@ wake_up(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(n);
         if (r == NULL)
             goto error;
-        woken = PyLong_AsLong(r);
+        woken = fast_long(r);
         Py_DECREF(r);
         if (woken == -1 && PyErr_Occurred())
             goto error;
@@ -1269,7 +1311,7 @@ arm_sleep_timer(PyObject *k, PyObject *timer, long long timeout, long long *expi
         return -1;
     base = soft ? j + 1 : j;
     v = slot_get(k, K_wheel_depth, "wheel_depth");
-    if (v == NULL || ((depth = (int)PyLong_AsLong(v)) == -1 && PyErr_Occurred()))
+    if (v == NULL || ((depth = (int)fast_long(v)) == -1 && PyErr_Occurred()))
         return -1;
     fire = wheel_fire_jiffy(*expire, base, depth);
     if (fire <= j)
@@ -1605,7 +1647,7 @@ kthread_should_stop(PyObject *mod, PyObject *unused)
     kt = Py_IS_TYPE(task, TaskType) ? SLOT(task, T_kthread) : NULL;
     if (kt != NULL && Py_IS_TYPE(kt, KthreadType)) {
         PyObject *f = slot_get(kt, KT_flags, "flags");
-        if (f == NULL || ((flags = PyLong_AsLong(f)) == -1 && PyErr_Occurred()))
+        if (f == NULL || ((flags = fast_long(f)) == -1 && PyErr_Occurred()))
             goto error;
         r = PyBool_FromLong(flags & (1L << 1));  /* KTHREAD_SHOULD_STOP */
     }
@@ -1753,9 +1795,8 @@ setup(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         member_offset(SchedType, "clock_virtual", &K_clock_virtual) < 0 ||
         member_offset(SchedType, "stop_reason", &K_stop_reason) < 0 ||
         member_offset(SchedType, "lockup_thresh_ns", &K_lockup_thresh_ns) < 0 ||
+        member_offset(SchedType, "next_tick", &K_next_tick) < 0 ||
         member_offset(TaskType, "nvcsw", &T_nvcsw) < 0 ||
-        member_offset(TaskType, "cpu_ns", &T_cpu_ns) < 0 ||
-        member_offset(TaskType, "exec_start", &T_exec_start) < 0 ||
         member_offset(TaskType, "spin_start", &T_spin_start) < 0 ||
         member_offset(TaskType, "slice_end", &T_slice_end) < 0 ||
         member_offset(TaskType, "lockup_report_at", &T_lockup_report_at) < 0 ||
@@ -1811,6 +1852,7 @@ PyInit__fastpath(void)
     INTERN(s_appendleft, "appendleft");
     INTERN(s_switch, "switch");
     INTERN(s_resume_doomed, "_resume_doomed");
+    INTERN(s_account_ticks, "account_ticks");
     INTERN(s_next, "next");
     INTERN(s_prev, "prev");
     INTERN(s_flags, "flags");

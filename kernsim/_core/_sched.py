@@ -144,7 +144,8 @@ class Scheduler:
     #: other parts of ``Kernel`` keep ordinary attributes.)
     __slots__ = ("now", "cost", "due", "current", "rq", "eager", "base_cost", "slice_ns",
                  "next_event", "horizon", "clock_virtual", "stop_reason", "lockup_thresh_ns",
-                 "hz", "initial_jiffies", "in_softirq", "wheel_depth", "heap", "timer_seq")
+                 "hz", "initial_jiffies", "in_softirq", "wheel_depth", "heap", "timer_seq",
+                 "next_tick", "tick_jiffies", "tick_nsec")
 
     now: int
     cost: int
@@ -179,6 +180,11 @@ class Scheduler:
         self.tasks: dict[int, Task] = {}
         self.next_pid = 1
         self.slice_ns = -(-NSEC_PER_SEC // hz)
+        #: TICK_NSEC, and tick accounting's place: the ticks (jiffies since boot)
+        #: charged so far, and when the next one comes (see account_ticks).
+        self.tick_nsec = (NSEC_PER_SEC + hz // 2) // hz
+        self.tick_jiffies = 0
+        self.next_tick = self.tick_nsec
         self.wheel_depth = wheel_depth(hz)
         self.in_softirq = False
         # The time line: heap of (when_ns, seq, Timer).
@@ -338,6 +344,27 @@ class Scheduler:
             due = self.horizon
         self.due = due if self.clock_virtual else -1
 
+    # -- CPU time -----------------------------------------------------------
+
+    def account_ticks(self, task: Task | None) -> None:
+        """``account_process_tick()`` for every tick since the last look: the
+        task that had the CPU over them (None: idle) is charged a TICK_NSEC
+        each.  Called whenever the CPU changes hands, so one task (or idle)
+        held it since the last call; the switch pays a comparison only, as
+        the CPU time a task is shown (ps's TIME) is sampled at ticks, as on a
+        kernel with tick-based accounting."""
+        j = self.now * self.hz // NSEC_PER_SEC
+        if task is not None:
+            task.cpu_ns += (j - self.tick_jiffies) * self.tick_nsec
+        self.tick_jiffies = j
+        self.next_tick = -(-(j + 1) * NSEC_PER_SEC // self.hz)
+
+    def unaccounted_cpu_ns(self, task: Task) -> int:
+        """The ticks *task* has had since the last look, if it is on the CPU."""
+        if self.current is not task:
+            return 0
+        return (self.now * self.hz // NSEC_PER_SEC - self.tick_jiffies) * self.tick_nsec
+
     def check_soft_lockup(self, task: Task) -> None:  # overridden by Diagnostics
         task.lockup_report_at = INF  # type: ignore[assignment]
 
@@ -348,7 +375,8 @@ class Scheduler:
         del rq[index]
         rq.append(task)
         task.nivcsw += 1
-        task.cpu_ns += self.now - task.exec_start
+        if self.now >= self.next_tick:
+            self.account_ticks(task)
         self._switch(task, nxt)
 
     def _switch(self, prev: Task, nxt: Task) -> None:
@@ -370,7 +398,8 @@ class Scheduler:
         if self.cost != self.base_cost:
             self.cost = self.base_cost  # the end of a busy loop's boost
         now = self.now
-        task.exec_start = now
+        if now >= self.next_tick:
+            self.account_ticks(None)  # ticks while the CPU was idle, or given away
         task.slice_end = slice_end = now + self.slice_ns
         if task.spin_start is None:
             task.spin_start = now
@@ -412,7 +441,8 @@ class Scheduler:
             return
         prev.on_rq = False
         prev.nvcsw += 1
-        prev.cpu_ns += self.now - prev.exec_start
+        if self.now >= self.next_tick:
+            self.account_ticks(prev)
         prev.spin_start = None
         rq = self.rq
         if rq and not self.eager and self.stop_reason is None:
@@ -469,7 +499,7 @@ class Scheduler:
         run queue (it resumes first if the kernel is run again) and return to the host."""
         self.rq.appendleft(task)
         self.current = None
-        task.cpu_ns += self.now - task.exec_start
+        self.account_ticks(task)
         task.context.return_to(self.host, None)
         if task.doomed is not None:
             self._resume_doomed(task)
@@ -584,7 +614,7 @@ class Scheduler:
         self.tasks.pop(task.pid, None)
         task.usage -= 1
         if self.current is task:
-            task.cpu_ns += self.now - task.exec_start
+            self.account_ticks(task)
             self.current = None
 
     def exit_notify(self, task: Task) -> None:  # extended by the kthread layer

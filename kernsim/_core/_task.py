@@ -256,7 +256,7 @@ class Task:
         "last_switch_time", "slice_end", "spin_start", "lockup_report_at", "usage",
         "exit_code", "module", "tty", "blocked_on", "sleep_timer", "cpu",
         "kaddr", "user", "oopsed", "signals", "sig_allowed", "on_exit", "doomed", "sleep_site",
-        "preempt_count", "held_locks", "c_stack", "start_time", "cmdline", "cpu_ns", "exec_start",
+        "preempt_count", "held_locks", "c_stack", "start_time", "cmdline", "cpu_ns",
         "__weakref__",
     )
 
@@ -284,11 +284,9 @@ class Task:
         self.last_switch_time = 0
         #: When the current time slice ends (round-robin preemption).
         self.slice_end = 0
-        #: CPU time used, ns, up to its latest switch off the CPU (``sum_exec_runtime``:
-        #: what ps shows as TIME and %CPU).
+        #: CPU time used, ns, in whole ticks (``utime + stime`` as tick-based
+        #: accounting samples it: what ps shows as TIME and %CPU).
         self.cpu_ns = 0
-        #: When it last got the CPU (``se.exec_start``).
-        self.exec_start = 0
         #: When it last started running after a voluntary sleep (soft-lockup watch).
         self.spin_start: int | None = None
         self.lockup_report_at = 0
