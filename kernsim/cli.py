@@ -499,7 +499,7 @@ def _ctrl_c_handler() -> Iterator[None]:
     """Ctrl-C raises :class:`CtrlC` while kernsim runs, so that a
     ``raise KeyboardInterrupt`` in module code is told from the user's Ctrl-C
     (an oops of that module, not the end of the run)."""
-    from ._core._sched import raise_ctrl_c
+    from ._interrupt import raise_ctrl_c
 
     previous = signal.getsignal(signal.SIGINT)
     if previous is not signal.default_int_handler or threading.current_thread() is not threading.main_thread():

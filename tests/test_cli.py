@@ -218,3 +218,15 @@ def test_the_kernel_name_option_is_in_the_help_and_may_be_repeated(tmp_path: Pat
     p = subprocess.run([sys.executable, "-m", "kernsim", "--name", "a", "--name=b", "lsmod"],
                        capture_output=True, text=True, timeout=60, env=env)
     assert (p.returncode, p.stderr) == (1, "kernsim: no kernel is running (start one with 'kernsim --name b boot')\n")
+
+
+@pytest.mark.parametrize("tool", ["lsmod", "ps", "dmesg"])
+def test_a_live_tool_does_not_import_the_simulated_kernel(tmp_path: Path, tool: str) -> None:
+    """A client tool only talks to the kernel: importing kernsim._core (the
+    whole kernel, ~60 ms) would make every 'kernsim lsmod' that much slower."""
+    script = ("import sys; from kernsim.cli import main; main([%r]); "
+              "print('kernsim._core' in sys.modules, file=sys.stderr)" % tool)
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                       env=env)
+    assert p.stderr.splitlines()[-1] == "False", p.stderr

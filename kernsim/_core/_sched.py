@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable, Final
 
 from greenlet import GreenletExit, greenlet
 
+from .._interrupt import CtrlC
 from ._clock import Clock
 from ._current import cur
 from ._policy import KIND_NAMES, PICK, PREEMPT, TIMER, DecisionLog, Policy, ReplayMismatch
@@ -70,18 +71,6 @@ _EXITED: Final = object()  # a task's greenlet finished
 SPIN_BOOST_AFTER_NS: Final = 10_000_000
 #: The most one kernel call of a busy loop costs.
 SPIN_COST_MAX_NS: Final = 1_000_000
-
-
-class CtrlC(KeyboardInterrupt):
-    """The user's Ctrl-C, raised by :func:`raise_ctrl_c`: a KeyboardInterrupt
-    that module code cannot raise by mistake, so a program that installs the
-    handler (``kernsim run``) tells the user's Ctrl-C from module code's
-    ``raise KeyboardInterrupt``, which is that module's fault."""
-
-
-def raise_ctrl_c(signum: int, frame: object) -> None:
-    """A SIGINT handler raising :class:`CtrlC` where Python's own raises KeyboardInterrupt."""
-    raise CtrlC
 
 
 def from_outside(kernel: Any, exc: BaseException) -> bool:
@@ -682,7 +671,7 @@ class Scheduler:
 
 
 __all__ = [
-    "Scheduler", "CtrlC", "raise_ctrl_c", "from_outside", "signal_pending", "signal_pending_state", "fatal_signal_pending", "TaskKill",
+    "Scheduler", "from_outside", "signal_pending", "signal_pending_state", "fatal_signal_pending", "TaskKill",
     "TASK_NORMAL", "STOP_HORIZON", "STOP_IDLE", "STOP_REQUESTED",
 ]
 
