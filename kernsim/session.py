@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Final
 
-from ._core._kernel import EXITED, HUNG, HUNG_REPORT_WITHIN_TIMEOUTS, Kernel, KernelConfig
+from ._core._kernel import EXITED, HUNG_REPORT_WITHIN_TIMEOUTS, Kernel, KernelConfig
+from ._core._kernel import HUNG as KERNEL_HUNG
 from ._core._kernel import PANICKED as KERNEL_PANICKED
 from ._core._module import ModuleImage
 from ._core._policy import Fifo, Policy
@@ -203,7 +204,7 @@ class Session:
             return PANICKED, -1
         if self.aborted:
             return ABORTED, -1
-        if reason == HUNG:
+        if reason == KERNEL_HUNG:
             self._report_stuck(task, "the hung-task detector reported it above")
             return HUNG, -1
         if reason == STOP_IDLE:

@@ -11,7 +11,6 @@ The kernel uses them itself: ``kthread_create`` waits on one for kthreadd,
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Final
 
 from ._current import cur

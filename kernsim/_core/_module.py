@@ -25,7 +25,7 @@ from types import CodeType
 from typing import Any, Callable, Final
 
 from ._current import cur
-from ._diag import TAINT_FORCED_RMMOD, TAINT_OOT_MODULE, TAINT_PROPRIETARY_MODULE, TAINT_UNSIGNED_MODULE, taint_flags
+from ._diag import TAINT_FORCED_RMMOD, TAINT_OOT_MODULE, TAINT_PROPRIETARY_MODULE, TAINT_UNSIGNED_MODULE
 from ._errno import EBUSY, EEXIST, ENOENT, ENOEXEC, EWOULDBLOCK
 from ._export import export, export_value, ksym
 from ._param import parse_module_args
