@@ -59,8 +59,11 @@ MAX_CLIENTS: Final = 256
 REQUEST_TIMEOUT: Final = 10.0
 #: Real time: how long an idle kernel may wait before looking again, ns.
 IDLE_SLICE_NS: Final = 3600 * NSEC_PER_SEC
-#: Virtual time: the longest a settle (runnable tasks running at one instant) may take, ns.
-SETTLE_LIMIT_NS: Final = NSEC_PER_SEC
+#: Virtual time: the longest a settle (runnable tasks running at one instant)
+#: may take, ns.  Settling is for the steps a command set going (a new thread's
+#: first lines), which cost nanoseconds; a task that never sleeps must not move
+#: the clock by more than this between commands.
+SETTLE_LIMIT_NS: Final = NSEC_PER_SEC // 1000
 #: halt: how long a module's exit may block before the kernel halts anyway (seconds of its clock).
 HALT_RMMOD_LIMIT: Final = 10
 #: The kernel log file is rewritten from the ring buffer when it grows past this.

@@ -263,3 +263,28 @@ def test_a_virtual_kernel_returns_a_blocked_rmmod_once_its_hung_task_report_is_i
     report = next(ln for ln in log.splitlines() if "INFO: task rmmod:103 blocked" in ln)
     assert float(report[1:13]) <= at
     live.ok("halt")
+
+
+def test_a_busy_kthread_does_not_move_a_virtual_clock_between_commands(live: Live,
+                                                                         tmp_path: Path) -> None:
+    """The clock of a virtual kernel moves only on 'kernsim sleep' (and for a
+    blocked command): a kthread that never sleeps may use what a command's
+    settling allows, not seconds of it."""
+    (tmp_path / "busy.py").write_text(
+        "from kernsim.linux import *\nMODULE_LICENSE('GPL')\n"
+        "def spin(d):\n    while not kthread_should_stop():\n        mdelay(10)\n    return 0\n"
+        "module_init(lambda: (kthread_run(spin, None, 'spin'), 0)[1])\n")
+    for n in (1, 2):
+        (tmp_path / f"p{n}.py").write_text(
+            f"from kernsim.linux import *\nMODULE_LICENSE('GPL')\n"
+            f"module_init(lambda: (pr_info('p{n} here\\n'), 0)[1])\n")
+    live.ok("boot", "--virtual")
+    live.ok("insmod", "busy.py", cwd=tmp_path)
+    live.ok("sleep", "1")
+    live.ok("insmod", "p1.py", cwd=tmp_path)
+    live.ok("sleep", "1")
+    live.ok("insmod", "p2.py", cwd=tmp_path)
+    log = live.ok("dmesg")
+    times = {ln.split("] ", 1)[1]: float(ln[1:13]) for ln in log.splitlines() if " here" in ln}
+    assert 1.0 <= times["p1 here"] < 1.01 and 2.0 <= times["p2 here"] < 2.02, log
+    live.ok("halt")
