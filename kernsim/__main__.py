@@ -1,7 +1,5 @@
 """``python -m kernsim``: the same as the ``kernsim`` command."""
 
-import sys
+from .cli import console_main
 
-from .cli import main
-
-sys.exit(main())
+console_main()

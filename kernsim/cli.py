@@ -494,6 +494,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(argv)
 
 
+def console_main() -> NoReturn:
+    """The ``kernsim`` command (and ``python -m kernsim``): :func:`main`, then
+    exit -- at once if a Python thread that module code started is still
+    running, which Python would otherwise wait for (a module's thread cannot
+    keep the process alive, as no module's thread outlives a kernel)."""
+    status = main()
+    if any(t is not threading.main_thread() and not t.daemon and t.is_alive()
+           for t in threading.enumerate()):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(status)
+    sys.exit(status)
+
+
 @contextlib.contextmanager
 def _ctrl_c_handler() -> Iterator[None]:
     """Ctrl-C raises :class:`CtrlC` while kernsim runs, so that a

@@ -585,3 +585,24 @@ def test_task_flags_are_the_kernels_and_ps_shows_F_1_for_kthreads_4_for_root_too
     assert flagged == ["208040", "F=1"]
     assert next(v for k, v in rows.items() if k[0] == "init" and k[2] == "insmod") == ["400100", "F=4"]
     assert next(v for k, v in rows.items() if k[0] == "exit" and k[2] == "rmmod") == ["400100", "F=4"]
+
+
+def test_a_python_thread_started_by_a_module_does_not_keep_kernsim_run_alive(tmp_path: Path) -> None:
+    """The kernel is gone once the run ends: a threading.Thread of the module's
+    (non-daemon, sleeping 30 s) must not hold the process, as Python's own
+    shutdown would."""
+    path = write(tmp_path, "pythread", """\
+        import threading, time
+        MODULE_LICENSE("GPL")
+        def init():
+            threading.Thread(target=time.sleep, args=(30,)).start()
+            return 0
+        module_init(init)
+        module_exit(lambda: pr_info("pythread exit\\n"))
+        """)
+    start = time.monotonic()
+    p = subprocess.run([sys.executable, "-m", "kernsim", "run", str(path), "--for", "1"],
+                       capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - start < 15
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.endswith("] pythread exit\n")
