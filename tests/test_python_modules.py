@@ -606,3 +606,30 @@ def test_a_python_thread_started_by_a_module_does_not_keep_kernsim_run_alive(tmp
     assert time.monotonic() - start < 15
     assert p.returncode == 0, p.stderr
     assert p.stdout.endswith("] pythread exit\n")
+
+
+def test_module_code_cannot_fork_signal_or_exit_the_kernels_process_from_a_thread(tmp_path: Path) -> None:
+    """os.fork() and signal.alarm() in init are oopses like os._exit(); a Python
+    thread the module started is module code too: its os._exit() is refused
+    and the thread's end is one line, not a traceback or the process's end."""
+    path = write(tmp_path, "forker", """\
+        import os, signal, threading, time
+        MODULE_LICENSE("GPL")
+        def init():
+            threading.Thread(target=lambda: (time.sleep(0.1), os._exit(9))).start()
+            try:
+                os.fork()
+            except Exception as exc:
+                pr_info("fork: %s\\n", type(exc).__name__)
+            signal.alarm(1)
+            return 0
+        module_init(init)
+        """)
+    p = subprocess.run([sys.executable, "-m", "kernsim", "run", str(path), "--realtime", "--for", "1"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    assert "] fork: ProcessCall\n" in p.stdout
+    assert "signal.alarm() called from module code" in p.stdout
+    assert "Traceback" not in p.stderr
+    assert ("died: ProcessCall: os._exit() called from module code: it would end the whole kernel"
+            in p.stderr)

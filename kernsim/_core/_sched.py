@@ -32,6 +32,7 @@ from __future__ import annotations
 import heapq
 import signal
 import sys
+import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Final
 
@@ -134,7 +135,7 @@ class Scheduler:
     __slots__ = ("now", "cost", "due", "current", "rq", "eager", "base_cost", "slice_ns",
                  "next_event", "horizon", "clock_virtual", "stop_reason", "lockup_thresh_ns",
                  "hz", "initial_jiffies", "in_softirq", "wheel_depth", "heap", "timer_seq",
-                 "next_tick", "tick_jiffies", "tick_nsec")
+                 "next_tick", "tick_jiffies", "tick_nsec", "run_thread")
 
     now: int
     cost: int
@@ -190,6 +191,7 @@ class Scheduler:
         self.host = GreenletContext(None, None)
         #: Run this long without sleeping before the soft-lockup check looks (Diagnostics sets it).
         self.lockup_thresh_ns: Any = INF
+        self.run_thread = 0
 
     # -- time -------------------------------------------------------------
 
@@ -618,6 +620,8 @@ class Scheduler:
         self.stop_reason = None
         self.due = -1  # look at the new horizon at the next point
         install_process_guard()
+        #: The thread the kernel runs in (module code on the CPU runs there).
+        self.run_thread = threading.get_ident()
         here = greenlet.getcurrent()
         if self.host.glet is not here:
             self.host.glet = here
