@@ -30,10 +30,10 @@ from __future__ import annotations
 import math
 import os
 import time
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Final
 
+from ._safe_text import safe_fwrite
 from .procfs import KmsgRecord
 
 __all__ = ["DmesgOptions", "DmesgUsageError", "DmesgPrinter", "parse_dmesg_args",
@@ -530,29 +530,6 @@ def _delta(ts_ns: int, prev_ts_ns: int | None) -> float:
     return (s1 - s0) + (u1 - u0) / 1e6
 
 
-def _printable(ch: str) -> bool:
-    """isprint()/isspace() in a UTF-8 locale."""
-    code = ord(ch)
-    if code < 128:
-        return 0x20 <= code < 0x7F or ch in "\t\n\v\f\r"
-    return unicodedata.category(ch) not in ("Cc", "Cs", "Cn")
-
-
-def _safe(text: str, indent: int, noescape: bool) -> str:
-    """``safe_fwrite()``: ``\\xNN`` for what cannot be printed; a newline inside
-    the text is followed by *indent* spaces."""
-    out = []
-    n = len(text)
-    for i, ch in enumerate(text):
-        if not noescape and (ch == "\0" or not _printable(ch)):
-            out.append("".join(f"\\x{b:02x}" for b in ch.encode("utf-8", "surrogateescape")))
-        elif ch == "\n" and i + 1 < n and text[i + 1] != "\0" and indent:
-            out.append("\n" + " " * indent)
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
 def _reltime(rec_tm: time.struct_time, last_tm: tuple[int, int, int], delta: float) -> str:
     if (rec_tm.tm_min, rec_tm.tm_hour, rec_tm.tm_yday - 1) != last_tm:
         return f"[{_MONTHS[rec_tm.tm_mon - 1]}{rec_tm.tm_mday:2d} {rec_tm.tm_hour:02d}:{rec_tm.tm_min:02d}] "
@@ -677,15 +654,15 @@ def _colored_text(line: str, level: int, indent: int, noescape: bool) -> str:
     out = []
     d = _subsys_delimiter(line)
     if d >= 0:
-        out.append(COLORS["subsys"] + _safe(line[:d], indent, noescape) + _RESET)
+        out.append(COLORS["subsys"] + safe_fwrite(line[:d], indent, noescape) + _RESET)
         line = line[d:]
     name = _LEVEL_COLORS.get(level)
     if name is None and "segfault at" in line:
         name = "segfault"
     if name is None:
-        out.append(_safe(line, indent, noescape))
+        out.append(safe_fwrite(line, indent, noescape))
     else:
-        out.append(COLORS[name] + _safe(line, indent, noescape) + _RESET)
+        out.append(COLORS[name] + safe_fwrite(line, indent, noescape) + _RESET)
     return "".join(out)
 
 
@@ -704,7 +681,7 @@ def _format_one(rec: KmsgRecord, opts: DmesgOptions, boot_wall_ns: int,
             return on + t + _RESET if t else ""
     else:
         def text(line: str) -> str:
-            return _safe(line, indent, opts.noescape)
+            return safe_fwrite(line, indent, opts.noescape)
 
         def stamp(t: str) -> str:
             return t

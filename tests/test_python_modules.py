@@ -633,3 +633,18 @@ def test_module_code_cannot_fork_signal_or_exit_the_kernels_process_from_a_threa
     assert "Traceback" not in p.stderr
     assert ("died: ProcessCall: os._exit() called from module code: it would end the whole kernel"
             in p.stderr)
+
+
+def test_kernsim_run_escapes_control_characters_as_dmesg_does(tmp_path: Path) -> None:
+    """util-linux's safe_fwrite(): a module's ESC or BEL never reaches the
+    terminal raw, in kernsim run's output as in kernsim dmesg's."""
+    path = write(tmp_path, "esc", """\
+        MODULE_LICENSE("GPL")
+        module_init(lambda: (pr_info("esc \\x1b[31mred\\x07 bell\\n"), pr_info("two\\nlines\\n"), 0)[2])
+        module_exit(lambda: None)
+        """)
+    p = subprocess.run([sys.executable, "-m", "kernsim", "run", str(path), "--for", "0.1"],
+                       capture_output=True, text=True, timeout=60)
+    assert "] esc \\x1b[31mred\\x07 bell\n" in p.stdout
+    assert "\x1b" not in p.stdout and "\x07" not in p.stdout
+    assert "] two\n               lines\n" in p.stdout

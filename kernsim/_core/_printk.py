@@ -24,6 +24,7 @@ import re
 from collections import deque
 from typing import Any, Callable, Final
 
+from .._safe_text import safe_fwrite
 from ._current import cur
 from ._errno import ErrPtr
 from ._export import export, export_values
@@ -78,14 +79,13 @@ def format_timestamp(ts_ns: int) -> str:
 
 
 def format_dmesg_line(record: Record) -> str:
-    """A record as ``dmesg`` prints it: the timestamp, then the text; lines of a
-    multi-line record after the first are indented to the text column."""
+    """A record as ``dmesg`` prints it: the timestamp, then the text, escaped as
+    dmesg escapes it; lines of a multi-line record after the first are indented
+    to the text column."""
     if not record.text:
         return ""  # util-linux prints an empty record as an empty line
     prefix = format_timestamp(record.ts) + " "
-    if "\n" not in record.text:
-        return prefix + record.text
-    return prefix + record.text.replace("\n", "\n" + " " * len(prefix))
+    return prefix + safe_fwrite(record.text, len(prefix), noescape=False)
 
 
 class PrintkLog:
