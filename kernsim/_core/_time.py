@@ -68,6 +68,39 @@ class _Jiffies:
     def __rsub__(self, other: int) -> int:
         return (int(other) - cur.k.jiffies) & ULONG_MASK
 
+    # The rest of an unsigned long's arithmetic (jiffies % HZ, jiffies / HZ in C).
+    def __mod__(self, other: int) -> int:
+        return cur.k.jiffies % int(other)
+
+    def __floordiv__(self, other: int) -> int:
+        return cur.k.jiffies // int(other)
+
+    def __mul__(self, other: int) -> int:
+        return (cur.k.jiffies * int(other)) & ULONG_MASK
+
+    __rmul__ = __mul__
+
+    def __and__(self, other: int) -> int:
+        return cur.k.jiffies & int(other)
+
+    __rand__ = __and__
+
+    def __or__(self, other: int) -> int:
+        return (cur.k.jiffies | int(other)) & ULONG_MASK
+
+    __ror__ = __or__
+
+    def __xor__(self, other: int) -> int:
+        return (cur.k.jiffies ^ int(other)) & ULONG_MASK
+
+    __rxor__ = __xor__
+
+    def __rshift__(self, other: int) -> int:
+        return cur.k.jiffies >> int(other)
+
+    def __lshift__(self, other: int) -> int:
+        return (cur.k.jiffies << int(other)) & ULONG_MASK
+
     def __eq__(self, other: object) -> bool:
         return cur.k.jiffies == other
 

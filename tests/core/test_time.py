@@ -173,6 +173,19 @@ def test_jiffies_count_ticks_since_boot(hz: int) -> None:
     assert samples[-1][0] - samples[0][0] >= 2 * hz
 
 
+def test_jiffies_takes_an_unsigned_longs_arithmetic() -> None:
+    """jiffies % HZ, jiffies / HZ, masks and shifts, as on the C unsigned long."""
+    def fn() -> list[int]:
+        j = int(jiffies)
+        got = [jiffies % linux.HZ, jiffies // linux.HZ, jiffies & 0xff, jiffies >> 2, jiffies * 2,
+               2 * jiffies, jiffies | 1, jiffies ^ 1, jiffies << 1]
+        return [j, *got]
+
+    (j, *got), _ = in_kernel(fn, hz=250)
+    assert got == [j % 250, j // 250, j & 0xff, j >> 2, (j * 2) & ULONG, (j * 2) & ULONG,
+                   j | 1, j ^ 1, (j << 1) & ULONG]
+
+
 def test_low_32_bits_of_jiffies_wrap_five_minutes_after_boot() -> None:
     """jiffies is 64-bit: at uptime 300 s it reaches exactly 2^32 (the low 32
     bits wrap to 0) and keeps counting up."""
