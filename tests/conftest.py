@@ -25,12 +25,12 @@ TRANSCRIPTS = SHARED / "seed" / "transcripts"
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Without the real kernel's transcripts a good part of the suite has
     nothing to compare with: say so once, rather than fail test by test."""
-    missing = [d for d in (TRANSCRIPTS, SHARED / "oracle" / "seed", SHARED / "oracle" / "runs")
+    missing = [d for d in (TRANSCRIPTS, SHARED / "oracle" / "seed")
                if not d.is_dir()]
     if missing:
         raise pytest.UsageError(
-            f"the tests compare kernsim with real-kernel output in {SHARED} (seed/transcripts, "
-            f"oracle/seed, oracle/runs), and {missing[0]} is missing: clone kernsim next to the "
+            f"the tests compare kernsim with real-kernel output in {SHARED} (seed/transcripts "
+            f"and oracle/seed), and {missing[0]} is missing: clone kernsim next to the "
             f"project's 'shared' folder, or set KERNSIM_SHARED to that folder")
 
 
