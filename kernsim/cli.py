@@ -76,8 +76,9 @@ def _check_hung_task_timeout(args: argparse.Namespace) -> None:
     (``hung_task_timeout_max``, kernel/hung_task.c)."""
     most = ((1 << 63) - 1) // args.hz
     if args.hung_task_timeout > most:
-        raise UsageError(f"--hung-task-timeout: at most {most} seconds at HZ={args.hz} "
-                         f"(the kernel's hung_task_timeout_max), not {args.hung_task_timeout}")
+        raise UsageError(f"argument --hung-task-timeout: at most {most} seconds at HZ={args.hz} "
+                         f"(the kernel's hung_task_timeout_max), not {args.hung_task_timeout} "
+                         f"(see 'kernsim {args.command} --help')")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,13 +181,17 @@ def _add_live_commands(sub: Any) -> None:
                       help="CONFIG_HZ (default 250)")
     boot.add_argument("--hung-task-timeout", type=_nonneg_int, default=120, metavar="SECS",
                       help="hung_task_timeout_secs (default 120; 0 disables the detector)")
-    sub.add_parser("halt", help="remove the live kernel's modules and shut it down",
-                   description="Remove every module that can be removed (newest first), then "
-                               "shut the live kernel down.")
+    halt = sub.add_parser("halt", help="remove the live kernel's modules and shut it down",
+                          description="Remove every module that can be removed (newest first), "
+                                      "then shut the live kernel down.")
     sl = sub.add_parser("sleep", help="let the live kernel's clock run for SECONDS",
                         description="Wait until the live kernel's clock has moved SECONDS on: on a "
                                     "--virtual kernel this is what moves its clock.")
     sl.add_argument("seconds", type=_seconds, metavar="SECONDS")
+    for p in (boot, halt, sl):
+        # As before the command (kernsim --name NAME boot); here it wins.
+        p.add_argument("--name", dest="sub_name", metavar="NAME",
+                       help="the kernel's name (default: $KERNSIM_NAME, or 'default')")
     for name, text in _LIVE_TOOL_HELP.items():
         sub.add_parser(name, help=text, add_help=False)
 
@@ -554,7 +559,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.command == "modinfo":
             return cmd_modinfo(args)
         if args.command in ("boot", "halt", "sleep"):
-            return cmd_live(name, args)
+            return cmd_live(args.sub_name or name, args)
         raise UsageError(f"unknown command {args.command!r}")
     except UsageError as exc:
         print(f"kernsim: error: {exc}", file=sys.stderr)

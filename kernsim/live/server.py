@@ -513,6 +513,12 @@ class KernelServer:
                 client.err(f"kernsim: halt: module {mod.name} is {mod.state_name.lower()}: "
                            f"halting with it")
                 continue
+            if mod.init is not None and mod.exit is None:
+                # delete_module() would refuse it (-EBUSY): say why in one line,
+                # not with rmmod's two.
+                client.err(f"kernsim: halt: module {mod.name} has no exit function "
+                           f"(rmmod cannot remove it): halting with it")
+                continue
             self._halt_rmmod(client, mod.name, mod.image.native)
         for task, waiter in list(self.waiting.items()):
             waiter.err(f"kernsim: the kernel halted while {task.comm} (pid {task.pid}) was "

@@ -129,3 +129,16 @@ def test_insmod_and_rmmod_cycles_leave_no_threads_or_tasks_behind(live: Live) ->
     assert os_threads() <= threads
     assert query(live.paths, "modules") == []
     live.ok("halt")
+
+
+def test_halt_names_a_module_without_an_exit_function_in_one_line(live: Live, tmp_path: Path) -> None:
+    """delete_module() refuses such a module (-EBUSY); halt says so once, in its
+    own words, instead of rmmod's two error lines, and halts with it loaded.
+    --name may follow the command too."""
+    (tmp_path / "noexit.py").write_text(
+        "from kernsim.linux import *\nMODULE_LICENSE('GPL')\nmodule_init(lambda: 0)\n")
+    live.ok("boot", "--virtual", "--name", "other")
+    live.ok("--name", "other", "insmod", "noexit.py", cwd=tmp_path)
+    r = live("halt", "--name", "other")
+    assert (r.status, r.err) == (0, "kernsim: halt: module noexit has no exit function (rmmod "
+                                    "cannot remove it): halting with it\n")
