@@ -110,4 +110,4 @@ def install() -> None:
         real = getattr(module, name, None)
         if real is not None:
             setattr(module, name, _guard(f"{module.__name__}.{name}", what, real))
-    threading.Thread.start = _mark_module_threads(threading.Thread.start)  # type: ignore[method-assign]
+    threading.Thread.start = _mark_module_threads(threading.Thread.start)  # type: ignore[method-assign, assignment]
