@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Final
 
-from ._core._kernel import EXITED, HUNG_REPORT_WITHIN_TIMEOUTS, Kernel, KernelConfig
+from ._core._kernel import EXITED, Kernel, KernelConfig
 from ._core._kernel import HUNG as KERNEL_HUNG
 from ._core._kernel import PANICKED as KERNEL_PANICKED
 from ._core._module import ModuleImage
@@ -194,8 +194,7 @@ class Session:
         task = k.spawn_process(comm, lambda: main(self.stderr), tty=self.stderr,
                                native=self.image.native)
         self.command_pids[task.pid] = comm
-        timeout = self.options.hung_task_timeout
-        seconds = HUNG_REPORT_WITHIN_TIMEOUTS * timeout if timeout else 120
+        seconds = k.hung_report_wait_secs()
         reason = k.run_until_exited(task, k.now + seconds * NSEC_PER_SEC,
                                     keep_going=lambda: not self.aborted, until_hung=True)
         if reason == EXITED:

@@ -155,6 +155,15 @@ class Kernel(Kthreads, ModuleLoader, SlabAllocator, Kasan, Kmemleak, Diagnostics
         task.on_exit = on_exit
         return task
 
+    def hung_report_wait_secs(self) -> int:
+        """How long a front end lets a blocked command wait for its hung-task
+        report (``run_until_exited(until_hung=True)``), seconds of kernel time:
+        the report comes at khungtaskd's second scan after the command
+        blocked, and the timer wheel rounds each of its sleeps up by up to an
+        eighth, so two timeouts are not enough.  With the detector off, 120 s."""
+        timeout = self.hung_task_timeout_secs
+        return 3 * timeout if timeout else 120
+
     def run_until_exited(self, task: Task, limit: int, *, step: int | None = None,
                          keep_going: Callable[[], bool] | None = None,
                          until_hung: bool = False) -> str:
@@ -260,12 +269,6 @@ class Kernel(Kthreads, ModuleLoader, SlabAllocator, Kasan, Kmemleak, Diagnostics
 EXITED: Final = "exited"
 PANICKED: Final = "panicked"
 HUNG: Final = "hung"
-
-#: How long a front end lets a blocked command wait for its hung-task report,
-#: in hung-task timeouts: the report comes at the second scan of khungtaskd
-#: after the command blocked, and each of its sleeps is rounded up by the
-#: timer wheel by up to an eighth (so 2 timeouts are not enough).
-HUNG_REPORT_WITHIN_TIMEOUTS: Final = 3
 
 
 def _never_runs() -> int:

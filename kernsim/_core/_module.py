@@ -192,6 +192,12 @@ class Module:
     def state_name(self) -> str:
         return _STATE_NAMES[self.state]
 
+    @property
+    def init_without_exit(self) -> bool:
+        """It can be loaded but not unloaded: delete_module() refuses it
+        (``mod->init && !mod->exit``: -EBUSY) unless forced."""
+        return self.init is not None and self.exit is None
+
     def get_modinfo(self, tag: str) -> str | None:
         for t, v in self.modinfo:
             if t == tag:
@@ -384,7 +390,7 @@ def delete_module(k: Any, name: str, flags: int) -> int:
         return -ENOENT
     if mod.state != MODULE_STATE_LIVE:
         return -EBUSY
-    if mod.init is not None and mod.exit is None and not try_force_unload(k, flags):
+    if mod.init_without_exit and not try_force_unload(k, flags):
         return -EBUSY
     if mod.refcnt != 0 and not try_force_unload(k, flags):
         return -EWOULDBLOCK

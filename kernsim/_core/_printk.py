@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import operator
 import re
+import sys
 from collections import deque
 from typing import Any, Callable, Final
 
@@ -224,8 +225,6 @@ def _unsupported(conv: str, via: tuple[str, ...]) -> None:
     if not k or ("vsprintf", "format_decode") in k.warned_once:
         return
     k.warned_once.add(("vsprintf", "format_decode"))
-    import sys
-
     from ._warn import _warn_report  # (_warn formats its messages with this module)
 
     trace = k.trace_from_frame(sys._getframe(2))

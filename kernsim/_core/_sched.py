@@ -170,11 +170,11 @@ class Scheduler:
         self.tasks: dict[int, Task] = {}
         self.next_pid = 1
         self.slice_ns = -(-NSEC_PER_SEC // hz)
-        #: TICK_NSEC, and tick accounting's place: the ticks (jiffies since boot)
-        #: charged so far, and when the next one comes (see account_ticks).
+        #: TICK_NSEC, and tick accounting's place: the jiffies charged up to,
+        #: and when the next tick comes (see account_ticks).
         self.tick_nsec = (NSEC_PER_SEC + hz // 2) // hz
-        self.tick_jiffies = 0
-        self.next_tick = self.tick_nsec
+        self.tick_jiffies = initial_jiffies
+        self.next_tick = self.jiffy_time(initial_jiffies + 1)
         self.wheel_depth = wheel_depth(hz)
         self.in_softirq = False
         # The time line: heap of (when_ns, seq, Timer).
@@ -344,17 +344,17 @@ class Scheduler:
         held it since the last call; the switch pays a comparison only, as
         the CPU time a task is shown (ps's TIME) is sampled at ticks, as on a
         kernel with tick-based accounting."""
-        j = self.now * self.hz // NSEC_PER_SEC
+        j = self.jiffies
         if task is not None:
             task.cpu_ns += (j - self.tick_jiffies) * self.tick_nsec
         self.tick_jiffies = j
-        self.next_tick = -(-(j + 1) * NSEC_PER_SEC // self.hz)
+        self.next_tick = self.jiffy_time(j + 1)
 
     def unaccounted_cpu_ns(self, task: Task) -> int:
         """The ticks *task* has had since the last look, if it is on the CPU."""
         if self.current is not task:
             return 0
-        return (self.now * self.hz // NSEC_PER_SEC - self.tick_jiffies) * self.tick_nsec
+        return (self.jiffies - self.tick_jiffies) * self.tick_nsec
 
     def check_soft_lockup(self, task: Task) -> None:  # overridden by Diagnostics
         task.lockup_report_at = INF  # type: ignore[assignment]

@@ -40,7 +40,7 @@ from typing import Any, Callable, Final
 
 from .. import __version__
 from .._core._clock import RealClock
-from .._core._kernel import EXITED, HUNG_REPORT_WITHIN_TIMEOUTS, PANICKED, Kernel, KernelConfig
+from .._core._kernel import EXITED, PANICKED, Kernel, KernelConfig
 from .._core._module import ModuleBuildError, module_name_of
 from .._core._printk import Record, format_dmesg_line
 from .._core._sched import NSEC_PER_SEC
@@ -427,8 +427,7 @@ class KernelServer:
         blocked in the kernel, as a real one would; time moves on with the
         next ``sleep``."""
         k = self.kernel
-        timeout = self.options.hung_task_timeout
-        limit = k.now + (HUNG_REPORT_WITHIN_TIMEOUTS * timeout if timeout else 120) * NSEC_PER_SEC
+        limit = k.now + k.hung_report_wait_secs() * NSEC_PER_SEC
         reason = k.run_until_exited(task, limit, step=NSEC_PER_SEC, until_hung=True,
                                     keep_going=lambda: not (client.gone or self.halting))
         if reason != EXITED and not client.gone and not self.halting:
@@ -513,9 +512,8 @@ class KernelServer:
                 client.err(f"kernsim: halt: module {mod.name} is {mod.state_name.lower()}: "
                            f"halting with it")
                 continue
-            if mod.init is not None and mod.exit is None:
-                # delete_module() would refuse it (-EBUSY): say why in one line,
-                # not with rmmod's two.
+            if mod.init_without_exit:
+                # delete_module() would refuse it: say why in one line, not with rmmod's two.
                 client.err(f"kernsim: halt: module {mod.name} has no exit function "
                            f"(rmmod cannot remove it): halting with it")
                 continue
